@@ -1,0 +1,40 @@
+# Floorwatch: `make help` lists the targets. Every target creates or reuses .venv by itself.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test check lint types bench demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## create or update the virtual environment (.venv)
+
+test: $(STAMP) ## run the test suite (what CI runs)
+	$(PY) -m pytest -q
+
+lint: $(STAMP) ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+types: $(STAMP) ## mypy --strict on streams/ and config/
+	$(VENV)/bin/mypy
+
+check: lint types test ## lint + types + tests
+
+bench: $(STAMP) ## benchmarks, printing measured figures side by side
+	$(PY) -m benchmarks.core_fold
+
+demo: $(STAMP) ## run the whole stack locally (embedded broker, worker, gateway, simulator)
+	$(VENV)/bin/floorwatch demo
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,214 @@
+"""Agents (the people on the phones): state timelines, time in state, occupancy.
+
+Each agent's ``agent.state`` events form a timeline sorted by event time (ties by event id),
+so events arriving out of order land where they belong and the result never depends on
+arrival order. A state lasts from its event to the next one; the last state lasts until
+``now``. Consecutive events with the same state and reason are one stretch (time in state is
+measured from the first).
+
+Old entries are folded into per-day totals once they are past both the lateness horizon and
+the longest rolling window, so memory per agent stays bounded however long the run.
+
+Occupancy = (on contact + ACW) / (on contact + ACW + available) over a window; ``None`` when
+the agent spent no time in any of those states.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right, insort
+from collections.abc import Iterable
+from typing import Any, Final
+
+from streams.calendar import SiteCalendar
+from streams.events import TOO_LATE, AgentEvent, Rejection
+from streams.queues import ACCEPTED, DUPLICATE, Outcome
+from streams.settings import ProcessingSettings
+
+LOGGED_OUT: Final = "logged_out"
+AVAILABLE: Final = "available"
+NOT_READY: Final = "not_ready"
+ON_CONTACT: Final = "on_contact"
+AFTER_CONTACT_WORK: Final = "after_contact_work"
+UNSPECIFIED_REASON: Final = "unspecified"
+
+StateKey = tuple[str, str | None]
+"""(state, reason); reason only for ``not_ready``."""
+
+Entry = tuple[int, str, str, str | None]
+"""(ts_ms, event_id, state, reason)."""
+
+_ATTRIBUTES: Final = ("name", "team", "site", "queues", "client")
+
+
+def state_key(state: str, reason: str | None) -> StateKey:
+    if state == NOT_READY:
+        return (state, reason or UNSPECIFIED_REASON)
+    return (state, None)
+
+
+def occupancy(totals: dict[StateKey, int]) -> float | None:
+    """(on contact + ACW) / (on contact + ACW + available), or ``None`` with no such time."""
+    busy = totals.get((ON_CONTACT, None), 0) + totals.get((AFTER_CONTACT_WORK, None), 0)
+    denominator = busy + totals.get((AVAILABLE, None), 0)
+    return busy / denominator if denominator > 0 else None
+
+
+class AgentTimeline:
+    """One agent's state history within the retention span, plus per-day totals before it."""
+
+    def __init__(
+        self,
+        agent_id: str,
+        calendar: SiteCalendar,
+        processing: ProcessingSettings | None = None,
+    ) -> None:
+        processing = processing or ProcessingSettings()
+        self.agent_id = agent_id
+        self.calendar = calendar
+        self._horizon_ms = processing.lateness_horizon_ms
+        self._retain_ms = max(processing.rolling_windows_min, default=0) * 60_000 + 60_000
+        self.watermark_ms = -(2**62)
+        self.entries: list[Entry] = []
+        self.seen: set[str] = set()
+        self.attributes: dict[str, Any] = {}
+        self._attribute_keys: dict[str, tuple[int, str]] = {}
+        self.day_totals: dict[int, dict[StateKey, int]] = {}
+        self.counts: dict[str, int] = {ACCEPTED: 0, DUPLICATE: 0, TOO_LATE: 0}
+
+    def fold(self, event: AgentEvent) -> Outcome:
+        ts = event.ts_ms
+        horizon = self.watermark_ms - self._horizon_ms
+        if ts < horizon:
+            self.counts[TOO_LATE] += 1
+            return Rejection(
+                TOO_LATE,
+                f"event time is {(horizon - ts) / 1000:.0f} s behind the lateness horizon of "
+                f"agent {self.agent_id!r}",
+                event.event_id,
+                event.type,
+            )
+        if event.event_id in self.seen:
+            self.counts[DUPLICATE] += 1
+            return DUPLICATE
+        self.seen.add(event.event_id)
+        entry: Entry = (ts, event.event_id, event.state, event.reason)
+        entries = self.entries
+        if not entries or entry > entries[-1]:
+            entries.append(entry)
+        else:
+            insort(entries, entry)
+        key = (ts, event.event_id)
+        for name in _ATTRIBUTES:
+            value = getattr(event, name)
+            if value is not None:
+                known = self._attribute_keys.get(name)
+                if known is None or key > known:
+                    self._attribute_keys[name] = key
+                    self.attributes[name] = value
+        if ts > self.watermark_ms:
+            self.watermark_ms = ts
+        self.counts[ACCEPTED] += 1
+        return ACCEPTED
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str | None:
+        return self.entries[-1][2] if self.entries else None
+
+    @property
+    def reason(self) -> str | None:
+        if not self.entries:
+            return None
+        ts, _, state, reason = self.entries[-1]
+        return (reason or UNSPECIFIED_REASON) if state == NOT_READY else reason
+
+    def since_ms(self) -> int | None:
+        """Start of the current stretch of the same state and reason."""
+        if not self.entries:
+            return None
+        _, _, state, reason = self.entries[-1]
+        since = self.entries[-1][0]
+        for ts, _, other_state, other_reason in reversed(self.entries):
+            if other_state != state or other_reason != reason:
+                break
+            since = ts
+        return since
+
+    def totals(self, start_ms: int, end_ms: int) -> dict[StateKey, int]:
+        """Milliseconds in each (state, reason) within ``[start_ms, end_ms)``.
+
+        Exact for windows inside the retained span; earlier parts of the span are covered
+        only when they start at a day start (see :meth:`day_to_date`).
+        """
+        out: dict[StateKey, int] = {}
+        entries = self.entries
+        if not entries or end_ms <= start_ms:
+            return out
+        first = bisect_right(entries, (start_ms, "\U0010ffff")) - 1
+        if first < 0:
+            first = 0
+        for i in range(first, len(entries)):
+            ts, _, state, reason = entries[i]
+            if ts >= end_ms:
+                break
+            stop = entries[i + 1][0] if i + 1 < len(entries) else end_ms
+            lo = max(ts, start_ms)
+            hi = min(stop, end_ms)
+            if hi > lo:
+                key = state_key(state, reason)
+                out[key] = out.get(key, 0) + hi - lo
+        return out
+
+    def day_to_date(self, now_ms: int) -> dict[StateKey, int]:
+        """Milliseconds in each state since the start of the site day containing ``now_ms``."""
+        day = self.calendar.day_start(now_ms)
+        out = dict(self.day_totals.get(day, {}))
+        for key, ms in self.totals(day, now_ms).items():
+            out[key] = out.get(key, 0) + ms
+        return out
+
+    # -- housekeeping -------------------------------------------------------------------------
+
+    def expire(self, now_ms: int) -> None:
+        """Fold entries older than both the horizon and the rolling windows into day totals."""
+        cutoff = min(self.watermark_ms - self._horizon_ms, now_ms - self._retain_ms)
+        entries = self.entries
+        drop = 0
+        while drop + 1 < len(entries) and entries[drop + 1][0] <= cutoff:
+            ts, event_id, state, reason = entries[drop]
+            self._add_to_days(state_key(state, reason), ts, entries[drop + 1][0])
+            self.seen.discard(event_id)
+            drop += 1
+        if drop:
+            del entries[:drop]
+        for day in [d for d in self.day_totals if self.calendar.day_end(d) <= cutoff]:
+            if self.calendar.day_end(day) <= self.calendar.day_start(now_ms):
+                del self.day_totals[day]
+
+    def _add_to_days(self, key: StateKey, start_ms: int, stop_ms: int) -> None:
+        while start_ms < stop_ms:
+            day = self.calendar.day_start(start_ms)
+            end = min(self.calendar.day_end(day), stop_ms)
+            totals = self.day_totals.setdefault(day, {})
+            totals[key] = totals.get(key, 0) + end - start_ms
+            start_ms = end
+
+    def snapshot(self, now_ms: int, windows: Iterable[tuple[str, int, int]]) -> dict[str, Any]:
+        """The agent's board row: state, reason, time in state and occupancy per window."""
+        since = self.since_ms()
+        row: dict[str, Any] = {"agent_id": self.agent_id}
+        for name in _ATTRIBUTES:
+            value = self.attributes.get(name)
+            row[name] = list(value) if name == "queues" and value is not None else value
+        row["state"] = self.state
+        row["reason"] = self.reason
+        row["since_ms"] = since
+        row["time_in_state_s"] = None if since is None else max(0, now_ms - since) / 1000
+        row["occupancy"] = {
+            label: occupancy(
+                self.day_to_date(now_ms) if label == "day" else self.totals(start, end)
+            )
+            for label, start, end in windows
+        }
+        return row

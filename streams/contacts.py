@@ -1,0 +1,271 @@
+"""The lifecycle of one contact leg in one queue, as order-independent facts.
+
+A leg (a contact in a queue) is a set of facts: when it queued, when it was answered and by
+whom, when it was abandoned, flowed out, held, resumed, ended, wrapped… Each event adds one
+fact. Single facts keep the earliest event (by time, then event id); repeated facts (holds,
+consults, offers) keep every distinct event. Adding a fact is therefore commutative,
+associative and idempotent: whatever order a leg's events arrive in, and however often, the
+facts end up the same.
+
+Everything a leg contributes to the queue's buckets is a pure function of its facts
+(:func:`summarize`), split in three *parts*, each placed at one time as the attribution rules
+of DESIGN.md section 3 demand:
+
+- ``entry``: offered, at the time the contact entered the queue (short abandons excluded);
+- ``exit``: answered / abandoned / short-abandoned / flowed-out with the wait, at the time it
+  left the queue;
+- ``handle``: handled with talk, hold, ACW and consult time, at the time ACW finished.
+
+When a fact changes a part, the queue removes the old part and adds the new one, so the
+buckets always equal the sum over legs of their current parts, in any arrival order.
+
+Conflicts are resolved by rule, never by arrival order: the leg's outcome is the earliest of
+answered / abandoned / flowed out (ties: answered, then abandoned, then flowed out); a wait
+below zero (clock skew between sources) counts as zero.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from typing import Final, NamedTuple
+
+from streams.events import ContactEvent
+
+ANSWERED: Final = 0
+ABANDONED: Final = 1
+SHORT_ABANDONED: Final = 2
+FLOWED_OUT: Final = 3
+
+
+class Exit(NamedTuple):
+    """How and when the contact left the queue."""
+
+    ts_ms: int
+    kind: int
+    wait_ms: int
+
+
+class Handle(NamedTuple):
+    """A completed handle (ACW finished), with its parts in milliseconds."""
+
+    ts_ms: int
+    talk_ms: int
+    hold_ms: int
+    acw_ms: int
+    consult_ms: int
+
+
+class Summary(NamedTuple):
+    """Everything a leg contributes to its queue's buckets."""
+
+    entry_ms: int | None
+    exit: Exit | None
+    handle: Handle | None
+
+
+EMPTY_SUMMARY: Final = Summary(None, None, None)
+
+# A single fact: (ts_ms, event_id, detail) — min() over these picks the earliest event,
+# ties broken by event id, so the choice never depends on arrival order.
+Fact = tuple[int, str, str | None]
+
+
+class Leg:
+    """The facts of one contact leg. Mutated only through :meth:`merge` / :meth:`undo`."""
+
+    __slots__ = (
+        "abandoned",
+        "answered",
+        "consult_ends",
+        "consults",
+        "contact_id",
+        "customer_id",
+        "ended",
+        "flowed",
+        "holds",
+        "misses",
+        "newest_ms",
+        "offers",
+        "queued",
+        "resumes",
+        "seen",
+        "summary",
+        "transferred",
+        "wrapped",
+    )
+
+    def __init__(self, contact_id: str) -> None:
+        self.contact_id = contact_id
+        self.seen: set[str] = set()
+        self.queued: Fact | None = None
+        self.answered: Fact | None = None
+        self.abandoned: Fact | None = None
+        self.flowed: Fact | None = None
+        self.ended: Fact | None = None
+        self.wrapped: Fact | None = None
+        self.transferred: Fact | None = None
+        self.customer_id: str | None = None
+        self.holds: list[int] = []
+        self.resumes: list[int] = []
+        self.consults: list[int] = []
+        self.consult_ends: list[int] = []
+        self.offers: list[tuple[int, str]] = []
+        self.misses: list[tuple[int, str]] = []
+        self.newest_ms = -1
+        self.summary: Summary = EMPTY_SUMMARY
+
+    # -- adding facts -----------------------------------------------------------------------
+
+    def merge(self, event: ContactEvent) -> tuple[str, object] | None:
+        """Add the event's fact. Returns an undo token, or ``None`` when nothing changed."""
+        kind = event.type
+        ts = event.ts_ms
+        attribute = _SINGLE.get(kind)
+        if attribute is not None:
+            if kind == "contact.queued":
+                detail = event.customer_id
+            elif kind == "contact.flowed_out":
+                detail = event.reason
+            elif kind == "contact.transferred":
+                detail = event.to_queue
+            else:
+                detail = event.agent_id
+            fact: Fact = (ts, event.event_id, detail)
+            previous: Fact | None = getattr(self, attribute)
+            if previous is not None and previous <= fact:
+                return None
+            setattr(self, attribute, fact)
+            return (attribute, previous)
+        attribute = _MULTI[kind]
+        items: list[object] = getattr(self, attribute)
+        item: object = (ts, event.agent_id) if attribute in ("offers", "misses") else ts
+        insort(items, item)  # type: ignore[type-var]
+        return (attribute, item)
+
+    def undo(self, token: tuple[str, object]) -> None:
+        """Take back the fact :meth:`merge` added (used when the change would be too late)."""
+        attribute, value = token
+        if attribute in _SINGLE_ATTRIBUTES:
+            setattr(self, attribute, value)
+        else:
+            getattr(self, attribute).remove(value)
+
+    @property
+    def queued_ms(self) -> int | None:
+        return None if self.queued is None else self.queued[0]
+
+    @property
+    def agent_id(self) -> str | None:
+        """The agent who answered the leg (from the earliest answer)."""
+        return None if self.answered is None else self.answered[2]
+
+    def is_complete(self) -> bool:
+        """No further event can change this leg: it queued, left the queue and, if answered,
+        finished its ACW."""
+        summary = self.summary
+        if self.queued is None or summary.exit is None:
+            return False
+        return summary.exit.kind != ANSWERED or self.wrapped is not None
+
+
+_SINGLE: Final = {
+    "contact.queued": "queued",
+    "contact.answered": "answered",
+    "contact.abandoned": "abandoned",
+    "contact.flowed_out": "flowed",
+    "contact.ended": "ended",
+    "contact.wrapped": "wrapped",
+    "contact.transferred": "transferred",
+}
+_SINGLE_ATTRIBUTES: Final = frozenset(_SINGLE.values())
+_MULTI: Final = {
+    "contact.held": "holds",
+    "contact.resumed": "resumes",
+    "contact.consult_started": "consults",
+    "contact.consult_ended": "consult_ends",
+    "contact.offered": "offers",
+    "contact.missed": "misses",
+}
+
+
+# -- what a leg contributes ---------------------------------------------------------------------
+
+
+def summarize(
+    leg: Leg, threshold_ms: int, short_abandon_ms: int, orphan_after_ms: int, watermark_ms: int
+) -> Summary:
+    """The leg's parts, a pure function of its facts (and of the watermark for orphans)."""
+    queued = leg.queued
+    exit_: Exit | None = None
+    if queued is not None:
+        queued_ms = queued[0]
+        outcome_ms = -1
+        kind = -1
+        answered = leg.answered
+        if answered is not None:
+            outcome_ms, kind = answered[0], ANSWERED
+        abandoned = leg.abandoned
+        if abandoned is not None and (kind < 0 or abandoned[0] < outcome_ms):
+            outcome_ms, kind = abandoned[0], ABANDONED
+        flowed = leg.flowed
+        if flowed is not None and (kind < 0 or flowed[0] < outcome_ms):
+            outcome_ms, kind = flowed[0], FLOWED_OUT
+        if kind < 0 and watermark_ms >= queued_ms + orphan_after_ms:
+            outcome_ms, kind = queued_ms + orphan_after_ms, FLOWED_OUT
+        if kind >= 0:
+            wait = outcome_ms - queued_ms
+            if wait < 0:
+                wait = 0
+            if kind == ABANDONED and short_abandon_ms > 0 and wait <= short_abandon_ms:
+                kind = SHORT_ABANDONED
+            exit_ = Exit(outcome_ms, kind, wait)
+        entry_ms: int | None = (
+            None if exit_ is not None and exit_.kind == SHORT_ABANDONED else queued_ms
+        )
+    else:
+        entry_ms = None
+    handle = _handle(leg) if leg.wrapped is not None and leg.answered is not None else None
+    return Summary(entry_ms, exit_, handle)
+
+
+def _handle(leg: Leg) -> Handle:
+    assert leg.answered is not None and leg.wrapped is not None
+    start = leg.answered[0]
+    wrapped = leg.wrapped[0]
+    if wrapped < start:
+        wrapped = start
+    talk_end = wrapped
+    if leg.ended is not None:
+        talk_end = leg.ended[0]
+    if leg.transferred is not None and leg.transferred[0] < talk_end:
+        talk_end = leg.transferred[0]
+    talk_end = min(max(talk_end, start), wrapped)
+    hold = paired_duration(leg.holds, leg.resumes, start, talk_end)
+    consult = paired_duration(leg.consults, leg.consult_ends, start, wrapped)
+    return Handle(wrapped, talk_end - start - hold, hold, wrapped - talk_end, consult)
+
+
+def paired_duration(starts: list[int], stops: list[int], low: int, high: int) -> int:
+    """Total time inside ``[low, high]`` covered by start/stop pairs.
+
+    Both lists are sorted. Each start pairs with the first stop at or after it; a start with
+    no stop runs to ``high``; a start inside a running span is a repeat and is ignored.
+    """
+    total = 0
+    j = 0
+    busy_until = -1
+    n_stops = len(stops)
+    for start in starts:
+        if start < busy_until:
+            continue
+        while j < n_stops and stops[j] < start:
+            j += 1
+        stop = stops[j] if j < n_stops else high
+        if j < n_stops:
+            j += 1
+        span_start = max(start, low)
+        span_stop = min(stop, high)
+        if span_stop > span_start:
+            total += span_stop - span_start
+        busy_until = max(stop, busy_until)
+    return total
