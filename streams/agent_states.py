@@ -105,8 +105,7 @@ class AgentTimeline:
                 if known is None or key > known:
                     self._attribute_keys[name] = key
                     self.attributes[name] = value
-        if ts > self.watermark_ms:
-            self.watermark_ms = ts
+        self.watermark_ms = max(self.watermark_ms, ts)
         self.counts[ACCEPTED] += 1
         return ACCEPTED
 
@@ -120,7 +119,7 @@ class AgentTimeline:
     def reason(self) -> str | None:
         if not self.entries:
             return None
-        ts, _, state, reason = self.entries[-1]
+        _, _, state, reason = self.entries[-1]
         return (reason or UNSPECIFIED_REASON) if state == NOT_READY else reason
 
     def since_ms(self) -> int | None:
@@ -146,8 +145,7 @@ class AgentTimeline:
         if not entries or end_ms <= start_ms:
             return out
         first = bisect_right(entries, (start_ms, "\U0010ffff")) - 1
-        if first < 0:
-            first = 0
+        first = max(first, 0)
         for i in range(first, len(entries)):
             ts, _, state, reason = entries[i]
             if ts >= end_ms:

@@ -27,7 +27,7 @@ below zero (clock skew between sources) counts as zero.
 from __future__ import annotations
 
 from bisect import insort
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from streams.events import ContactEvent
 
@@ -137,9 +137,9 @@ class Leg:
             setattr(self, attribute, fact)
             return (attribute, previous)
         attribute = _MULTI[kind]
-        items: list[object] = getattr(self, attribute)
-        item: object = (ts, event.agent_id) if attribute in ("offers", "misses") else ts
-        insort(items, item)  # type: ignore[type-var]
+        items: list[Any] = getattr(self, attribute)
+        item: Any = (ts, event.agent_id) if attribute in ("offers", "misses") else ts
+        insort(items, item)
         return (attribute, item)
 
     def undo(self, token: tuple[str, object]) -> None:
@@ -214,8 +214,7 @@ def summarize(
             outcome_ms, kind = queued_ms + orphan_after_ms, FLOWED_OUT
         if kind >= 0:
             wait = outcome_ms - queued_ms
-            if wait < 0:
-                wait = 0
+            wait = max(wait, 0)
             if kind == ABANDONED and short_abandon_ms > 0 and wait <= short_abandon_ms:
                 kind = SHORT_ABANDONED
             exit_ = Exit(outcome_ms, kind, wait)
@@ -232,8 +231,7 @@ def _handle(leg: Leg) -> Handle:
     assert leg.answered is not None and leg.wrapped is not None
     start = leg.answered[0]
     wrapped = leg.wrapped[0]
-    if wrapped < start:
-        wrapped = start
+    wrapped = max(wrapped, start)
     talk_end = wrapped
     if leg.ended is not None:
         talk_end = leg.ended[0]

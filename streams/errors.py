@@ -14,7 +14,6 @@ not a failure of the program.
 
 from __future__ import annotations
 
-
 NO_VALUE: object = object()
 """Marks a :class:`ConfigError` that has no offending value to show (e.g. a missing key)."""
 

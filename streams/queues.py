@@ -39,8 +39,9 @@ from streams.contacts import (
     summarize,
 )
 from streams.events import TOO_LATE, ContactEvent, Rejection
+from streams.intervals import build_record
 from streams.settings import ProcessingSettings, QueueSettings
-from streams.stats import QueueStats, merge, metrics
+from streams.stats import QueueStats, merge
 
 ACCEPTED: Final = "accepted"
 DUPLICATE: Final = "duplicate"
@@ -121,7 +122,9 @@ class QueueState:
         token = leg.merge(event)
         if token is not None:
             old = leg.summary
-            new = summarize(leg, self._threshold_ms, self._short_ms, self._orphan_ms, self.watermark_ms)
+            new = summarize(
+                leg, self._threshold_ms, self._short_ms, self._orphan_ms, self.watermark_ms
+            )
             if new != old:
                 if not _changes_after(old, new, horizon):
                     leg.undo(token)
@@ -137,8 +140,7 @@ class QueueState:
                     )
                 self._replace(leg, old, new)
         leg.seen.add(event.event_id)
-        if ts > leg.newest_ms:
-            leg.newest_ms = ts
+        leg.newest_ms = max(leg.newest_ms, ts)
         self.counts[ACCEPTED] += 1
         if ts > self.watermark_ms:
             self.advance_watermark(ts)
@@ -224,8 +226,7 @@ class QueueState:
             if sign > 0:
                 buckets[0].waits.append(wait)
                 for bucket in buckets:
-                    if wait > bucket.wait_ms_max:
-                        bucket.wait_ms_max = wait
+                    bucket.wait_ms_max = max(bucket.wait_ms_max, wait)
             else:
                 self._retract_wait(part.ts_ms, wait, buckets)
         elif kind == ABANDONED:
@@ -360,9 +361,7 @@ class QueueState:
         first = start_ms // MINUTE_MS
         last = (end_ms - 1) // MINUTE_MS
         if last - first + 1 <= len(self.minutes):
-            return merge(
-                self.minutes[m] for m in range(first, last + 1) if m in self.minutes
-            )
+            return merge(self.minutes[m] for m in range(first, last + 1) if m in self.minutes)
         return merge(b for m, b in self.minutes.items() if first <= m <= last)
 
     def rolling(self, now_ms: int, minutes: int) -> QueueStats:
@@ -424,72 +423,11 @@ def _changes_after(old: Summary, new: Summary, horizon_ms: int) -> bool:
     return True
 
 
-def build_record(
-    settings: QueueSettings,
-    calendar: SiteCalendar,
-    start_ms: int,
-    end_ms: int,
-    *,
-    final: bool,
-    stats: QueueStats,
-) -> dict[str, Any]:
-    """An interval record with exactly the fields of DESIGN.md section 6."""
-    record: dict[str, Any] = {
-        "queue": settings.name,
-        "site": settings.site,
-        "client": settings.client,
-        "interval_start": calendar.isoformat(start_ms),
-        "interval_end": calendar.isoformat(end_ms),
-        "final": final,
-    }
-    record.update(metrics(stats, settings.definitions, settings.include_flowouts))
-    record["threshold_s"] = settings.threshold_s
-    record["short_abandon_s"] = settings.short_abandon_s
-    return _in_record_order(record)
-
-
-RECORD_FIELDS: Final = (
-    "queue",
-    "site",
-    "client",
-    "interval_start",
-    "interval_end",
-    "final",
-    "offered",
-    "answered",
-    "answered_within_threshold",
-    "abandoned",
-    "short_abandoned",
-    "abandoned_within_threshold",
-    "flowed_out",
-    "wait_answered_s_sum",
-    "wait_answered_s_max",
-    "handled",
-    "talk_s_sum",
-    "hold_s_sum",
-    "acw_s_sum",
-    "consult_s_sum",
-    "threshold_s",
-    "short_abandon_s",
-    "service_level",
-    "asa_s",
-    "aht_s",
-    "abandon_rate",
-)
-"""The interval record's fields, in the order of DESIGN.md section 6."""
-
-
-def _in_record_order(record: dict[str, Any]) -> dict[str, Any]:
-    return {name: record[name] for name in RECORD_FIELDS}
-
-
 __all__ = [
     "ACCEPTED",
     "DUPLICATE",
     "EMPTY_SUMMARY",
-    "RECORD_FIELDS",
     "MinuteBucket",
     "Outcome",
     "QueueState",
-    "build_record",
 ]

@@ -116,9 +116,7 @@ def rollup(views: Iterable[Mapping[str, Any]], window: str) -> dict[str, Any]:
     return out
 
 
-def group_views(
-    views: Iterable[Mapping[str, Any]], key: str
-) -> dict[str, list[Mapping[str, Any]]]:
+def group_views(views: Iterable[Mapping[str, Any]], key: str) -> dict[str, list[Mapping[str, Any]]]:
     """Queue views grouped by ``key`` (``site`` or ``client``); queues without it are left out."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for view in views:

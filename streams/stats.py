@@ -81,8 +81,7 @@ class QueueStats:
         self.abandoned_within_threshold += other.abandoned_within_threshold
         self.flowed_out += other.flowed_out
         self.wait_ms_sum += other.wait_ms_sum
-        if other.wait_ms_max > self.wait_ms_max:
-            self.wait_ms_max = other.wait_ms_max
+        self.wait_ms_max = max(self.wait_ms_max, other.wait_ms_max)
         self.handled += other.handled
         self.talk_ms += other.talk_ms
         self.hold_ms += other.hold_ms
