@@ -73,7 +73,7 @@ class AgentTimeline:
         self.attributes: dict[str, Any] = {}
         self._attribute_keys: dict[str, tuple[int, str]] = {}
         self.day_totals: dict[int, dict[StateKey, int]] = {}
-        self.counts: dict[str, int] = {ACCEPTED: 0, DUPLICATE: 0, TOO_LATE: 0}
+        self.counts: dict[str, int] = {DUPLICATE: 0, TOO_LATE: 0}
 
     def fold(self, event: AgentEvent) -> Outcome:
         ts = event.ts_ms
@@ -97,7 +97,21 @@ class AgentTimeline:
             entries.append(entry)
         else:
             insort(entries, entry)
-        key = (ts, event.event_id)
+        if (
+            event.name is not None
+            or event.team is not None
+            or event.site is not None
+            or event.queues is not None
+            or event.client is not None
+        ):
+            self._take_attributes(event)
+        if ts > self.watermark_ms:
+            self.watermark_ms = ts
+        return ACCEPTED
+
+    def _take_attributes(self, event: AgentEvent) -> None:
+        """Keep each attribute from the newest event carrying it (order-independent)."""
+        key = (event.ts_ms, event.event_id)
         for name in _ATTRIBUTES:
             value = getattr(event, name)
             if value is not None:
@@ -105,9 +119,6 @@ class AgentTimeline:
                 if known is None or key > known:
                     self._attribute_keys[name] = key
                     self.attributes[name] = value
-        self.watermark_ms = max(self.watermark_ms, ts)
-        self.counts[ACCEPTED] += 1
-        return ACCEPTED
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -172,16 +183,20 @@ class AgentTimeline:
         """Fold entries older than both the horizon and the rolling windows into day totals."""
         cutoff = min(self.watermark_ms - self._horizon_ms, now_ms - self._retain_ms)
         entries = self.entries
+        if len(entries) < 2 or entries[1][0] > cutoff:
+            return
         drop = 0
         while drop + 1 < len(entries) and entries[drop + 1][0] <= cutoff:
             ts, event_id, state, reason = entries[drop]
             self._add_to_days(state_key(state, reason), ts, entries[drop + 1][0])
             self.seen.discard(event_id)
             drop += 1
-        if drop:
-            del entries[:drop]
-        for day in [d for d in self.day_totals if self.calendar.day_end(d) <= cutoff]:
-            if self.calendar.day_end(day) <= self.calendar.day_start(now_ms):
+        del entries[:drop]
+        if len(self.day_totals) > 1:
+            today = self.calendar.day_start(now_ms)
+            for day in [
+                d for d in self.day_totals if self.calendar.day_end(d) <= min(cutoff, today)
+            ]:
                 del self.day_totals[day]
 
     def _add_to_days(self, key: StateKey, start_ms: int, stop_ms: int) -> None:

@@ -65,6 +65,9 @@ class Summary(NamedTuple):
 
 EMPTY_SUMMARY: Final = Summary(None, None, None)
 
+_NONE: Final[list[Any]] = []
+"""Shared empty list of a leg with no repeated fact of a kind yet. Never mutated."""
+
 # A single fact: (ts_ms, event_id, detail) — min() over these picks the earliest event,
 # ties broken by event id, so the choice never depends on arrival order.
 Fact = tuple[int, str, str | None]
@@ -105,12 +108,13 @@ class Leg:
         self.wrapped: Fact | None = None
         self.transferred: Fact | None = None
         self.customer_id: str | None = None
-        self.holds: list[int] = []
-        self.resumes: list[int] = []
-        self.consults: list[int] = []
-        self.consult_ends: list[int] = []
-        self.offers: list[tuple[int, str]] = []
-        self.misses: list[tuple[int, str]] = []
+        # repeated facts are rare: the lists are created on first use
+        self.holds: list[int] = _NONE
+        self.resumes: list[int] = _NONE
+        self.consults: list[int] = _NONE
+        self.consult_ends: list[int] = _NONE
+        self.offers: list[tuple[int, str]] = _NONE
+        self.misses: list[tuple[int, str]] = _NONE
         self.newest_ms = -1
         self.summary: Summary = EMPTY_SUMMARY
 
@@ -138,6 +142,9 @@ class Leg:
             return (attribute, previous)
         attribute = _MULTI[kind]
         items: list[Any] = getattr(self, attribute)
+        if items is _NONE:
+            items = []
+            setattr(self, attribute, items)
         item: Any = (ts, event.agent_id) if attribute in ("offers", "misses") else ts
         insort(items, item)
         return (attribute, item)
@@ -178,6 +185,16 @@ _SINGLE: Final = {
     "contact.transferred": "transferred",
 }
 _SINGLE_ATTRIBUTES: Final = frozenset(_SINGLE.values())
+SUMMARY_FACTS: Final = frozenset(
+    {
+        "contact.queued",
+        "contact.answered",
+        "contact.abandoned",
+        "contact.flowed_out",
+        "contact.wrapped",
+    }
+)
+"""Facts that can change a leg's summary at any time; the others only once it is wrapped."""
 _MULTI: Final = {
     "contact.held": "holds",
     "contact.resumed": "resumes",

@@ -24,6 +24,9 @@ from streams.queues import ACCEPTED, DUPLICATE, Outcome, QueueState
 from streams.settings import DEFAULT_SITE, CoreSettings
 from streams.snapshot import DAY, INTERVAL, floor_view, queue_view, rolling_label
 
+HOUSEKEEPING_MS = 5 * MINUTE_MS
+"""Event time between housekeeping rounds (records published, old state forgotten)."""
+
 
 class Floor:
     """Every queue and agent of the floor, folded from one ordered stream of events."""
@@ -39,7 +42,7 @@ class Floor:
         self.duplicates = 0
         self.published: dict[tuple[str, str], dict[str, Any]] = {}
         """Latest record per (queue, interval start): what a compacted topic would hold."""
-        self._expired_minute = -1
+        self._next_housekeeping_ms = -(2**62)
 
     def calendar(self, site: str) -> SiteCalendar:
         calendar = self.calendars.get(site)
@@ -81,16 +84,19 @@ class Floor:
     def apply(self, event: Event) -> Outcome:
         """Fold one valid event into the state that owns it."""
         if isinstance(event, ContactEvent):
-            outcome = self.queue(event.queue).fold(event)
+            queue = self.queues.get(event.queue) or self.queue(event.queue)
+            outcome = queue.fold(event)
         elif isinstance(event, AgentEvent):
-            outcome = self.agent(event.agent_id, event.site).fold(event)
+            agent = self.agents.get(event.agent_id)
+            if agent is None:
+                agent = self.agent(event.agent_id, event.site)
+            outcome = agent.fold(event)
         else:
             outcome = ACCEPTED  # CRM events: validated here, folded by the CRM tables
         if outcome is ACCEPTED:
             self.events_by_type[event.type] += 1
-            minute = event.ts_ms // MINUTE_MS
-            if minute > self._expired_minute:
-                self._expired_minute = minute
+            if event.ts_ms >= self._next_housekeeping_ms:
+                self._next_housekeeping_ms = event.ts_ms + HOUSEKEEPING_MS
                 self.expire(event.ts_ms)
         elif outcome is DUPLICATE:
             self.duplicates += 1

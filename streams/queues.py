@@ -23,6 +23,7 @@ rolling windows) and of :meth:`QueueState.expire`.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from typing import Any, Final
 
 from streams.calendar import MINUTE_MS, SiteCalendar
@@ -32,6 +33,7 @@ from streams.contacts import (
     EMPTY_SUMMARY,
     FLOWED_OUT,
     SHORT_ABANDONED,
+    SUMMARY_FACTS,
     Exit,
     Handle,
     Leg,
@@ -86,10 +88,17 @@ class QueueState:
         self.intervals: dict[int, QueueStats] = {}
         self.days: dict[int, QueueStats] = {}
         self._orphan_due: list[tuple[int, str]] = []
+        self._touched: deque[tuple[int, str]] = deque()
+        """(event time, contact) once per leg, in creation order; re-queued while the leg is
+        still fresh, so each leg has exactly one entry and eviction costs O(1) per leg."""
+        self._lingering: set[str] = set()
+        """Legs past the horizon that are not complete yet (long calls, missing events)."""
         self._changed: set[int] = set()
+        self._bucket_cache: dict[int, tuple[MinuteBucket, QueueStats, QueueStats, int]] = {}
+        """minute → its minute, interval and day buckets (and interval start); cleared
+        whenever a bucket is dropped."""
         self._unfinal: set[int] = set()
         self.counts: dict[str, int] = {
-            ACCEPTED: 0,
             DUPLICATE: 0,
             TOO_LATE: 0,
             "orphaned": 0,
@@ -116,11 +125,13 @@ class QueueState:
         created = leg is None
         if leg is None:
             leg = self.legs[contact_id] = Leg(contact_id)
+            self._touched.append((ts, contact_id))
         elif event.event_id in leg.seen:
             self.counts[DUPLICATE] += 1
             return DUPLICATE
         token = leg.merge(event)
-        if token is not None:
+        # a fact of the handle stage (hold, consult, end…) matters only once the leg is wrapped
+        if token is not None and (event.type in SUMMARY_FACTS or leg.wrapped is not None):
             old = leg.summary
             new = summarize(
                 leg, self._threshold_ms, self._short_ms, self._orphan_ms, self.watermark_ms
@@ -140,10 +151,13 @@ class QueueState:
                     )
                 self._replace(leg, old, new)
         leg.seen.add(event.event_id)
-        leg.newest_ms = max(leg.newest_ms, ts)
-        self.counts[ACCEPTED] += 1
+        if ts > leg.newest_ms:
+            leg.newest_ms = ts
         if ts > self.watermark_ms:
-            self.advance_watermark(ts)
+            self.watermark_ms = ts
+            due = self._orphan_due
+            if due and due[0][0] <= ts:
+                self._close_orphans(ts)
         return ACCEPTED
 
     def advance_watermark(self, ts_ms: int) -> None:
@@ -151,6 +165,9 @@ class QueueState:
         if ts_ms <= self.watermark_ms:
             return
         self.watermark_ms = ts_ms
+        self._close_orphans(ts_ms)
+
+    def _close_orphans(self, ts_ms: int) -> None:
         due = self._orphan_due
         while due and due[0][0] <= ts_ms:
             due_ms, contact_id = heapq.heappop(due)
@@ -193,6 +210,10 @@ class QueueState:
 
     def _buckets(self, ts_ms: int) -> tuple[MinuteBucket, QueueStats, QueueStats]:
         minute = ts_ms // MINUTE_MS
+        cached = self._bucket_cache.get(minute)
+        if cached is not None:
+            self._changed.add(cached[3])
+            return cached[0], cached[1], cached[2]
         m_bucket = self.minutes.get(minute)
         if m_bucket is None:
             m_bucket = self.minutes[minute] = MinuteBucket()
@@ -206,6 +227,7 @@ class QueueState:
         d_bucket = self.days.get(day)
         if d_bucket is None:
             d_bucket = self.days[day] = QueueStats()
+        self._bucket_cache[minute] = (m_bucket, i_bucket, d_bucket, start)
         return m_bucket, i_bucket, d_bucket
 
     def _entry(self, ts_ms: int, sign: int) -> None:
@@ -293,18 +315,36 @@ class QueueState:
         """
         horizon = self.horizon_ms
         stale = self.watermark_ms - max(self._horizon_ms, self._orphan_ms)
-        for contact_id in [
-            cid
-            for cid, leg in self.legs.items()
-            if leg.newest_ms < horizon and (leg.is_complete() or leg.newest_ms < stale)
-        ]:
-            leg = self.legs.pop(contact_id)
-            if not leg.is_complete():
-                self.counts["evicted_incomplete"] += 1
-            self.waiting.pop(contact_id, None)
+        legs = self.legs
+        touched = self._touched
+        while touched and touched[0][0] < horizon:
+            _, contact_id = touched.popleft()
+            leg = legs.get(contact_id)
+            if leg is None:
+                continue
+            if leg.newest_ms >= horizon:
+                touched.append((leg.newest_ms, contact_id))  # still fresh: look again later
+            else:
+                self._lingering.add(contact_id)
+        for contact_id in list(self._lingering):
+            leg = legs.get(contact_id)
+            if leg is None:
+                self._lingering.discard(contact_id)
+            elif leg.newest_ms >= horizon:  # touched again: back in the eviction queue
+                self._lingering.discard(contact_id)
+                touched.append((leg.newest_ms, contact_id))
+            elif leg.is_complete() or leg.newest_ms < stale:
+                if not leg.is_complete():
+                    self.counts["evicted_incomplete"] += 1
+                del legs[contact_id]
+                self.waiting.pop(contact_id, None)
+                self._lingering.discard(contact_id)
         keep_minutes_from = min(now_ms - self._rolling_ms - MINUTE_MS, horizon - self._interval_ms)
-        for minute in [m for m in self.minutes if (m + 1) * MINUTE_MS <= keep_minutes_from]:
+        old_minutes = [m for m in self.minutes if (m + 1) * MINUTE_MS <= keep_minutes_from]
+        for minute in old_minutes:
             del self.minutes[minute]
+        if old_minutes:
+            self._bucket_cache.clear()
         current_day = self.calendar.day_start(max(now_ms, self.watermark_ms))
         for day in list(self.days):
             day_end = self.calendar.day_end(day)
@@ -316,6 +356,7 @@ class QueueState:
             for start in starts:
                 del self.intervals[start]
             del self.days[day]
+            self._bucket_cache.clear()
 
     # -- outputs ------------------------------------------------------------------------------
 
@@ -404,23 +445,26 @@ class QueueState:
         return out
 
 
-def _part_ms(part: int | Exit | Handle | None) -> int | None:
-    if part is None or isinstance(part, int):
-        return part
-    return part.ts_ms
-
-
 def _changes_after(old: Summary, new: Summary, horizon_ms: int) -> bool:
     """True when every part that differs between ``old`` and ``new`` lies at or after the
     horizon (so no final interval changes)."""
-    for before, after in zip(old, new, strict=True):
-        if before == after:
-            continue
-        for part in (before, after):
-            ts = _part_ms(part)
-            if ts is not None and ts < horizon_ms:
-                return False
-    return True
+    if old.entry_ms != new.entry_ms and (
+        (old.entry_ms is not None and old.entry_ms < horizon_ms)
+        or (new.entry_ms is not None and new.entry_ms < horizon_ms)
+    ):
+        return False
+    if old.exit != new.exit and (
+        (old.exit is not None and old.exit.ts_ms < horizon_ms)
+        or (new.exit is not None and new.exit.ts_ms < horizon_ms)
+    ):
+        return False
+    return not (
+        old.handle != new.handle
+        and (
+            (old.handle is not None and old.handle.ts_ms < horizon_ms)
+            or (new.handle is not None and new.handle.ts_ms < horizon_ms)
+        )
+    )
 
 
 __all__ = [

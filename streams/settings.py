@@ -60,6 +60,8 @@ class QueueSettings:
 
 @dataclass(frozen=True)
 class TeamSettings:
+    """A team of agents and its leader; agents name their team in their state events."""
+
     name: str
     site: str = DEFAULT_SITE
     leader: str | None = None
@@ -67,6 +69,8 @@ class TeamSettings:
 
 @dataclass(frozen=True)
 class ClientSettings:
+    """A BPO client (tenant) whose queues are reported together."""
+
     name: str
     display_name: str | None = None
 
@@ -93,13 +97,12 @@ class ProcessingSettings:
         return self.max_open_contact_s * 1000
 
 
-def _frozen(mapping: Mapping[str, object] | None = None) -> Mapping[str, object]:
-    return MappingProxyType(dict(mapping or {}))
-
-
 @dataclass(frozen=True)
 class CoreSettings:
-    """Everything the metric core needs: sites, queues (and their defaults), teams, rules."""
+    """Everything the metric core needs: sites, queues (and their defaults), teams, rules.
+
+    Frozen but not hashable (its mappings are read-only views, which do not hash).
+    """
 
     sites: Mapping[str, SiteSettings] = field(
         default_factory=lambda: MappingProxyType({DEFAULT_SITE: SiteSettings()})
@@ -118,9 +121,9 @@ class CoreSettings:
         return replace(self.queue_defaults, name=name)
 
     def site(self, name: str) -> SiteSettings:
-        """The settings of site ``name``; an unknown site gets the default site's clock."""
+        """The settings of site ``name``; an unknown site keeps the clock of the defaults' site."""
         found = self.sites.get(name)
         if found is not None:
             return found
-        fallback = self.sites.get(DEFAULT_SITE, SiteSettings())
+        fallback = self.sites.get(self.queue_defaults.site) or SiteSettings()
         return replace(fallback, name=name)
