@@ -38,6 +38,8 @@ Entry = tuple[int, str, str, str | None]
 """(ts_ms, event_id, state, reason)."""
 
 _ATTRIBUTES: Final = ("name", "team", "site", "queues", "client")
+_PRUNE_BATCH: Final = 16
+"""Entries an agent keeps before old ones are folded into day totals (then half at least)."""
 
 
 def state_key(state: str, reason: str | None) -> StateKey:
@@ -180,32 +182,41 @@ class AgentTimeline:
     # -- housekeeping -------------------------------------------------------------------------
 
     def expire(self, now_ms: int) -> None:
-        """Fold entries older than both the horizon and the rolling windows into day totals."""
-        cutoff = min(self.watermark_ms - self._horizon_ms, now_ms - self._retain_ms)
+        """Fold entries older than both the horizon and the rolling windows into day totals.
+
+        Works in batches (only once a few entries are foldable) so the cost per state event
+        stays small.
+        """
         entries = self.entries
-        if len(entries) < 2 or entries[1][0] > cutoff:
+        if len(entries) < _PRUNE_BATCH:
             return
+        cutoff = min(self.watermark_ms - self._horizon_ms, now_ms - self._retain_ms)
+        if entries[_PRUNE_BATCH // 2][0] > cutoff:
+            return
+        calendar = self.calendar
+        day_start = day_end = 0
+        totals: dict[StateKey, int] = {}
+        seen = self.seen
         drop = 0
         while drop + 1 < len(entries) and entries[drop + 1][0] <= cutoff:
-            ts, event_id, state, reason = entries[drop]
-            self._add_to_days(state_key(state, reason), ts, entries[drop + 1][0])
-            self.seen.discard(event_id)
+            start, event_id, state, reason = entries[drop]
+            stop = entries[drop + 1][0]
+            key = (state, reason or UNSPECIFIED_REASON) if state == NOT_READY else (state, None)
+            while start < stop:
+                if not day_start <= start < day_end:
+                    day_start = calendar.day_start(start)
+                    day_end = calendar.day_end(day_start)
+                    totals = self.day_totals.setdefault(day_start, {})
+                end = day_end if day_end < stop else stop
+                totals[key] = totals.get(key, 0) + end - start
+                start = end
+            seen.discard(event_id)
             drop += 1
         del entries[:drop]
         if len(self.day_totals) > 1:
-            today = self.calendar.day_start(now_ms)
-            for day in [
-                d for d in self.day_totals if self.calendar.day_end(d) <= min(cutoff, today)
-            ]:
+            today = calendar.day_start(now_ms)
+            for day in [d for d in self.day_totals if calendar.day_end(d) <= min(cutoff, today)]:
                 del self.day_totals[day]
-
-    def _add_to_days(self, key: StateKey, start_ms: int, stop_ms: int) -> None:
-        while start_ms < stop_ms:
-            day = self.calendar.day_start(start_ms)
-            end = min(self.calendar.day_end(day), stop_ms)
-            totals = self.day_totals.setdefault(day, {})
-            totals[key] = totals.get(key, 0) + end - start_ms
-            start_ms = end
 
     def snapshot(self, now_ms: int, windows: Iterable[tuple[str, int, int]]) -> dict[str, Any]:
         """The agent's board row: state, reason, time in state and occupancy per window."""

@@ -27,7 +27,7 @@ below zero (clock skew between sources) counts as zero.
 from __future__ import annotations
 
 from bisect import insort
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from streams.events import ContactEvent
 
@@ -37,33 +37,16 @@ SHORT_ABANDONED: Final = 2
 FLOWED_OUT: Final = 3
 
 
-class Exit(NamedTuple):
-    """How and when the contact left the queue."""
+# The parts are plain tuples, not NamedTuples: they are built for most events and a named
+# tuple's constructor costs several times a tuple display. Index names are below.
+Exit = tuple[int, int, int]
+"""How and when the contact left the queue: (ts_ms, kind, wait_ms)."""
+Handle = tuple[int, int, int, int, int]
+"""A completed handle (ACW finished): (ts_ms, talk_ms, hold_ms, acw_ms, consult_ms)."""
+Summary = tuple[int | None, Exit | None, Handle | None]
+"""Everything a leg contributes to its queue's buckets: (entry_ms, exit, handle)."""
 
-    ts_ms: int
-    kind: int
-    wait_ms: int
-
-
-class Handle(NamedTuple):
-    """A completed handle (ACW finished), with its parts in milliseconds."""
-
-    ts_ms: int
-    talk_ms: int
-    hold_ms: int
-    acw_ms: int
-    consult_ms: int
-
-
-class Summary(NamedTuple):
-    """Everything a leg contributes to its queue's buckets."""
-
-    entry_ms: int | None
-    exit: Exit | None
-    handle: Handle | None
-
-
-EMPTY_SUMMARY: Final = Summary(None, None, None)
+EMPTY_SUMMARY: Final[Summary] = (None, None, None)
 
 _NONE: Final[list[Any]] = []
 """Shared empty list of a leg with no repeated fact of a kind yet. Never mutated."""
@@ -89,6 +72,7 @@ class Leg:
         "misses",
         "newest_ms",
         "offers",
+        "oldest_ms",
         "queued",
         "resumes",
         "seen",
@@ -115,7 +99,8 @@ class Leg:
         self.consult_ends: list[int] = _NONE
         self.offers: list[tuple[int, str]] = _NONE
         self.misses: list[tuple[int, str]] = _NONE
-        self.newest_ms = -1
+        self.newest_ms = -(2**62)
+        self.oldest_ms = 2**62
         self.summary: Summary = EMPTY_SUMMARY
 
     # -- adding facts -----------------------------------------------------------------------
@@ -169,10 +154,10 @@ class Leg:
     def is_complete(self) -> bool:
         """No further event can change this leg: it queued, left the queue and, if answered,
         finished its ACW."""
-        summary = self.summary
-        if self.queued is None or summary.exit is None:
+        exit_ = self.summary[1]
+        if self.queued is None or exit_ is None:
             return False
-        return summary.exit.kind != ANSWERED or self.wrapped is not None
+        return exit_[1] != ANSWERED or self.wrapped is not None
 
 
 _SINGLE: Final = {
@@ -231,17 +216,18 @@ def summarize(
             outcome_ms, kind = queued_ms + orphan_after_ms, FLOWED_OUT
         if kind >= 0:
             wait = outcome_ms - queued_ms
-            wait = max(wait, 0)
+            if wait < 0:  # clock skew between sources
+                wait = 0
             if kind == ABANDONED and short_abandon_ms > 0 and wait <= short_abandon_ms:
                 kind = SHORT_ABANDONED
-            exit_ = Exit(outcome_ms, kind, wait)
+            exit_ = (outcome_ms, kind, wait)
         entry_ms: int | None = (
-            None if exit_ is not None and exit_.kind == SHORT_ABANDONED else queued_ms
+            None if exit_ is not None and exit_[1] == SHORT_ABANDONED else queued_ms
         )
     else:
         entry_ms = None
     handle = _handle(leg) if leg.wrapped is not None and leg.answered is not None else None
-    return Summary(entry_ms, exit_, handle)
+    return (entry_ms, exit_, handle)
 
 
 def _handle(leg: Leg) -> Handle:
@@ -257,7 +243,7 @@ def _handle(leg: Leg) -> Handle:
     talk_end = min(max(talk_end, start), wrapped)
     hold = paired_duration(leg.holds, leg.resumes, start, talk_end)
     consult = paired_duration(leg.consults, leg.consult_ends, start, wrapped)
-    return Handle(wrapped, talk_end - start - hold, hold, wrapped - talk_end, consult)
+    return (wrapped, talk_end - start - hold, hold, wrapped - talk_end, consult)
 
 
 def paired_duration(starts: list[int], stops: list[int], low: int, high: int) -> int:

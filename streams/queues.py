@@ -7,8 +7,9 @@ keyed by queue). Each accepted event changes one leg's facts; the change of the 
 - epoch *minutes*, the atom of rolling windows (kept for the longest rolling window and the
   lateness horizon);
 - fixed *intervals* aligned to the site's time zone (15/30/60 min), which become the interval
-  records of DESIGN.md section 6;
-- site *days* from the configured reset time, for day-to-date figures.
+  records of DESIGN.md section 6. An interval is held while it can still change; once handed
+  out as final it is added to its site *day* (from the configured reset time, a whole number
+  of intervals) and dropped, so day-to-date = the day's final intervals + its open ones.
 
 Event time drives everything. The *watermark* is the newest event time seen by this queue;
 an event older than ``watermark − lateness horizon`` is rejected as ``too_late``, and so is
@@ -86,7 +87,9 @@ class QueueState:
         self.waiting: dict[str, int] = {}
         self.minutes: dict[int, MinuteBucket] = {}
         self.intervals: dict[int, QueueStats] = {}
-        self.days: dict[int, QueueStats] = {}
+        """Intervals not yet handed out as final, by start."""
+        self.day_final: dict[int, QueueStats] = {}
+        """Per site day (by start): the sum of its intervals already handed out as final."""
         self._orphan_due: list[tuple[int, str]] = []
         self._touched: deque[tuple[int, str]] = deque()
         """(event time, contact) once per leg, in creation order; re-queued while the leg is
@@ -94,10 +97,11 @@ class QueueState:
         self._lingering: set[str] = set()
         """Legs past the horizon that are not complete yet (long calls, missing events)."""
         self._changed: set[int] = set()
-        self._bucket_cache: dict[int, tuple[MinuteBucket, QueueStats, QueueStats, int]] = {}
-        """minute → its minute, interval and day buckets (and interval start); cleared
-        whenever a bucket is dropped."""
-        self._unfinal: set[int] = set()
+        self._final_until = -(2**62)
+        """End of the latest interval handed out as final."""
+        self._bucket_cache: dict[int, tuple[tuple[MinuteBucket, QueueStats], int]] = {}
+        """minute → (its minute and interval buckets, interval start); cleared whenever a
+        bucket is dropped."""
         self.counts: dict[str, int] = {
             DUPLICATE: 0,
             TOO_LATE: 0,
@@ -137,7 +141,8 @@ class QueueState:
                 leg, self._threshold_ms, self._short_ms, self._orphan_ms, self.watermark_ms
             )
             if new != old:
-                if not _changes_after(old, new, horizon):
+                # every part lies at or after the leg's oldest fact: usually nothing to check
+                if leg.oldest_ms < horizon and not _changes_after(old, new, horizon):
                     leg.undo(token)
                     if created:
                         del self.legs[contact_id]
@@ -153,6 +158,8 @@ class QueueState:
         leg.seen.add(event.event_id)
         if ts > leg.newest_ms:
             leg.newest_ms = ts
+        if ts < leg.oldest_ms:
+            leg.oldest_ms = ts
         if ts > self.watermark_ms:
             self.watermark_ms = ts
             due = self._orphan_due
@@ -181,24 +188,26 @@ class QueueState:
             self._replace(leg, leg.summary, new)
 
     def _replace(self, leg: Leg, old: Summary, new: Summary) -> None:
-        if old.entry_ms != new.entry_ms:
-            if old.entry_ms is not None:
-                self._entry(old.entry_ms, -1)
-            if new.entry_ms is not None:
-                self._entry(new.entry_ms, 1)
-        if old.exit != new.exit:
-            if old.exit is not None:
-                self._exit(old.exit, -1)
-            if new.exit is not None:
-                self._exit(new.exit, 1)
-        if old.handle != new.handle:
-            if old.handle is not None:
-                self._handle(old.handle, -1)
-            if new.handle is not None:
-                self._handle(new.handle, 1)
+        old_entry, old_exit, old_handle = old
+        new_entry, new_exit, new_handle = new
+        if old_entry != new_entry:
+            if old_entry is not None:
+                self._entry(old_entry, -1)
+            if new_entry is not None:
+                self._entry(new_entry, 1)
+        if old_exit != new_exit:
+            if old_exit is not None:
+                self._exit(old_exit, -1)
+            if new_exit is not None:
+                self._exit(new_exit, 1)
+        if old_handle != new_handle:
+            if old_handle is not None:
+                self._handle(old_handle, -1)
+            if new_handle is not None:
+                self._handle(new_handle, 1)
         leg.summary = new
         contact_id = leg.contact_id
-        if new.exit is None and leg.queued is not None:
+        if new_exit is None and leg.queued is not None:
             queued_ms = leg.queued[0]
             if self.waiting.get(contact_id) != queued_ms:
                 self.waiting[contact_id] = queued_ms
@@ -208,36 +217,33 @@ class QueueState:
 
     # -- buckets ------------------------------------------------------------------------------
 
-    def _buckets(self, ts_ms: int) -> tuple[MinuteBucket, QueueStats, QueueStats]:
+    def _buckets(self, ts_ms: int) -> tuple[MinuteBucket, QueueStats]:
         minute = ts_ms // MINUTE_MS
         cached = self._bucket_cache.get(minute)
         if cached is not None:
-            self._changed.add(cached[3])
-            return cached[0], cached[1], cached[2]
+            self._changed.add(cached[1])
+            return cached[0]
         m_bucket = self.minutes.get(minute)
         if m_bucket is None:
             m_bucket = self.minutes[minute] = MinuteBucket()
         start = self.calendar.interval_start(ts_ms, self._interval_min)
         i_bucket = self.intervals.get(start)
         if i_bucket is None:
+            # never reopen an interval handed out as final: the lateness rules forbid it
+            assert start + self._interval_ms > self._final_until, (self.name, start)
             i_bucket = self.intervals[start] = QueueStats()
-            self._unfinal.add(start)
         self._changed.add(start)
-        day = self.calendar.day_start(ts_ms)
-        d_bucket = self.days.get(day)
-        if d_bucket is None:
-            d_bucket = self.days[day] = QueueStats()
-        self._bucket_cache[minute] = (m_bucket, i_bucket, d_bucket, start)
-        return m_bucket, i_bucket, d_bucket
+        pair = (m_bucket, i_bucket)
+        self._bucket_cache[minute] = (pair, start)
+        return pair
 
     def _entry(self, ts_ms: int, sign: int) -> None:
         for bucket in self._buckets(ts_ms):
             bucket.offered += sign
 
     def _exit(self, part: Exit, sign: int) -> None:
-        kind = part.kind
-        wait = part.wait_ms
-        buckets = self._buckets(part.ts_ms)
+        ts, kind, wait = part
+        buckets = self._buckets(ts)
         if kind == ANSWERED:
             within = wait <= self._threshold_ms
             for bucket in buckets:
@@ -246,11 +252,14 @@ class QueueState:
                 if within:
                     bucket.answered_within_threshold += sign
             if sign > 0:
-                buckets[0].waits.append(wait)
-                for bucket in buckets:
-                    bucket.wait_ms_max = max(bucket.wait_ms_max, wait)
+                minute, interval = buckets
+                minute.waits.append(wait)
+                if wait > minute.wait_ms_max:
+                    minute.wait_ms_max = wait
+                if wait > interval.wait_ms_max:
+                    interval.wait_ms_max = wait
             else:
-                self._retract_wait(part.ts_ms, wait, buckets)
+                self._retract_wait(ts, wait, buckets)
         elif kind == ABANDONED:
             within = wait <= self._threshold_ms
             for bucket in buckets:
@@ -266,15 +275,15 @@ class QueueState:
                 bucket.flowed_out += sign
 
     def _retract_wait(
-        self, ts_ms: int, wait: int, buckets: tuple[MinuteBucket, QueueStats, QueueStats]
+        self, ts_ms: int, wait: int, buckets: tuple[MinuteBucket, QueueStats]
     ) -> None:
-        minute, interval, day = buckets
+        minute, interval = buckets
         minute.waits.remove(wait)
         if wait == minute.wait_ms_max:
             minute.wait_ms_max = max(minute.waits, default=0)
         if wait == interval.wait_ms_max:
-            start = self.calendar.interval_start(ts_ms, self._interval_min)
-            first = start // MINUTE_MS
+            # an open interval's minutes are all still held (see expire)
+            first = self.calendar.interval_start(ts_ms, self._interval_min) // MINUTE_MS
             interval.wait_ms_max = max(
                 (
                     self.minutes[m].wait_ms_max
@@ -283,21 +292,15 @@ class QueueState:
                 ),
                 default=0,
             )
-        if wait == day.wait_ms_max:
-            day_start = self.calendar.day_start(ts_ms)
-            day_end = self.calendar.day_end(day_start)
-            day.wait_ms_max = max(
-                (b.wait_ms_max for s, b in self.intervals.items() if day_start <= s < day_end),
-                default=0,
-            )
 
     def _handle(self, part: Handle, sign: int) -> None:
-        for bucket in self._buckets(part.ts_ms):
+        ts, talk, hold, acw, consult = part
+        for bucket in self._buckets(ts):
             bucket.handled += sign
-            bucket.talk_ms += sign * part.talk_ms
-            bucket.hold_ms += sign * part.hold_ms
-            bucket.acw_ms += sign * part.acw_ms
-            bucket.consult_ms += sign * part.consult_ms
+            bucket.talk_ms += sign * talk
+            bucket.hold_ms += sign * hold
+            bucket.acw_ms += sign * acw
+            bucket.consult_ms += sign * consult
 
     # -- housekeeping -------------------------------------------------------------------------
 
@@ -309,14 +312,23 @@ class QueueState:
     def expire(self, now_ms: int) -> None:
         """Forget what can no longer change or be shown: finished legs and old buckets.
 
-        ``now_ms`` is the clock (rolling windows are kept relative to it). Interval records
-        must be drained (:meth:`drain_records`) before their buckets are dropped; this method
-        keeps every interval that has not yet been handed out as final.
+        ``now_ms`` is the clock (rolling windows are kept relative to it). Intervals leave
+        only through :meth:`drain_records`, once handed out as final.
         """
         horizon = self.horizon_ms
         stale = self.watermark_ms - max(self._horizon_ms, self._orphan_ms)
         legs = self.legs
         touched = self._touched
+        lingering = self._lingering
+        for contact_id in list(lingering):  # legs past the horizon that were not complete
+            leg = legs.get(contact_id)
+            if leg is None or leg.newest_ms >= horizon:
+                lingering.discard(contact_id)
+                if leg is not None:  # touched again: back in the eviction queue
+                    touched.append((leg.newest_ms, contact_id))
+            elif self._evictable(leg, stale):
+                del legs[contact_id]
+                lingering.discard(contact_id)
         while touched and touched[0][0] < horizon:
             _, contact_id = touched.popleft()
             leg = legs.get(contact_id)
@@ -324,39 +336,30 @@ class QueueState:
                 continue
             if leg.newest_ms >= horizon:
                 touched.append((leg.newest_ms, contact_id))  # still fresh: look again later
-            else:
-                self._lingering.add(contact_id)
-        for contact_id in list(self._lingering):
-            leg = legs.get(contact_id)
-            if leg is None:
-                self._lingering.discard(contact_id)
-            elif leg.newest_ms >= horizon:  # touched again: back in the eviction queue
-                self._lingering.discard(contact_id)
-                touched.append((leg.newest_ms, contact_id))
-            elif leg.is_complete() or leg.newest_ms < stale:
-                if not leg.is_complete():
-                    self.counts["evicted_incomplete"] += 1
+            elif self._evictable(leg, stale):
                 del legs[contact_id]
-                self.waiting.pop(contact_id, None)
-                self._lingering.discard(contact_id)
+            else:
+                lingering.add(contact_id)
         keep_minutes_from = min(now_ms - self._rolling_ms - MINUTE_MS, horizon - self._interval_ms)
         old_minutes = [m for m in self.minutes if (m + 1) * MINUTE_MS <= keep_minutes_from]
         for minute in old_minutes:
             del self.minutes[minute]
         if old_minutes:
             self._bucket_cache.clear()
-        current_day = self.calendar.day_start(max(now_ms, self.watermark_ms))
-        for day in list(self.days):
-            day_end = self.calendar.day_end(day)
-            if day >= current_day or day_end > horizon:
-                continue
-            starts = [s for s in self.intervals if day <= s < day_end]
-            if any(s in self._unfinal for s in starts):
-                continue
-            for start in starts:
-                del self.intervals[start]
-            del self.days[day]
-            self._bucket_cache.clear()
+        today = self.calendar.day_start(max(now_ms, self.watermark_ms))
+        for day in [d for d in self.day_final if d < today]:
+            if self.calendar.day_end(day) <= horizon:
+                del self.day_final[day]
+
+    def _evictable(self, leg: Leg, stale_ms: int) -> bool:
+        """A leg past the horizon can go once complete, or once silent for too long."""
+        if leg.is_complete():
+            return True
+        if leg.newest_ms < stale_ms:
+            self.counts["evicted_incomplete"] += 1
+            self.waiting.pop(leg.contact_id, None)
+            return True
+        return False
 
     # -- outputs ------------------------------------------------------------------------------
 
@@ -377,20 +380,36 @@ class QueueState:
         )
 
     def drain_records(self) -> list[dict[str, Any]]:
-        """Records of intervals changed, or become final, since the last drain (oldest first)."""
+        """Records of intervals changed, or become final, since the last drain (oldest first).
+
+        An interval handed out as final is added to its day and forgotten.
+        """
         horizon = self.horizon_ms
-        due = self._changed | {s for s in self._unfinal if s + self._interval_ms <= horizon}
+        due = self._changed | {s for s in self.intervals if s + self._interval_ms <= horizon}
         self._changed = set()
         out = []
         for start in sorted(due):
             record = self.record(start)
             if record["final"]:
-                self._unfinal.discard(start)
+                self._finalize(start)
             out.append(record)
         return out
 
+    def _finalize(self, start_ms: int) -> None:
+        stats = self.intervals.pop(start_ms, None)
+        self._final_until = max(self._final_until, start_ms + self._interval_ms)
+        self._bucket_cache.clear()
+        if stats is None:
+            return
+        day = self.calendar.day_start(start_ms)
+        total = self.day_final.get(day)
+        if total is None:
+            total = self.day_final[day] = QueueStats()
+        total.add(stats)
+
     def records(self) -> list[dict[str, Any]]:
-        """Current records of every retained interval with any contribution."""
+        """Current records of every open interval with any contribution (after a drain, the
+        final ones are gone: they were handed out)."""
         return [
             self.record(start)
             for start in sorted(self.intervals)
@@ -412,8 +431,16 @@ class QueueState:
 
     def day(self, now_ms: int) -> QueueStats:
         """Day-to-date stats for the site day containing ``now_ms``."""
-        bucket = self.days.get(self.calendar.day_start(now_ms))
-        return bucket.copy() if bucket is not None else QueueStats()
+        day = self.calendar.day_start(now_ms)
+        day_end = self.calendar.day_end(day)
+        total = QueueStats()
+        final = self.day_final.get(day)
+        if final is not None:
+            total.add(final)
+        for start, stats in self.intervals.items():
+            if day <= start < day_end:
+                total.add(stats)
+        return total
 
     def current_interval(self, now_ms: int) -> tuple[int, QueueStats]:
         start = self.calendar.interval_start(now_ms, self._interval_min)
@@ -436,8 +463,8 @@ class QueueState:
         """Agents handling a contact of this queue now: agent id → contact id."""
         out: dict[str, str] = {}
         for leg in self.legs.values():
-            exit_ = leg.summary.exit
-            if exit_ is None or exit_.kind != ANSWERED or leg.wrapped is not None:
+            exit_ = leg.summary[1]
+            if exit_ is None or exit_[1] != ANSWERED or leg.wrapped is not None:
                 continue
             agent = leg.agent_id
             if agent is not None:
@@ -448,23 +475,19 @@ class QueueState:
 def _changes_after(old: Summary, new: Summary, horizon_ms: int) -> bool:
     """True when every part that differs between ``old`` and ``new`` lies at or after the
     horizon (so no final interval changes)."""
-    if old.entry_ms != new.entry_ms and (
-        (old.entry_ms is not None and old.entry_ms < horizon_ms)
-        or (new.entry_ms is not None and new.entry_ms < horizon_ms)
-    ):
-        return False
-    if old.exit != new.exit and (
-        (old.exit is not None and old.exit.ts_ms < horizon_ms)
-        or (new.exit is not None and new.exit.ts_ms < horizon_ms)
-    ):
-        return False
-    return not (
-        old.handle != new.handle
-        and (
-            (old.handle is not None and old.handle.ts_ms < horizon_ms)
-            or (new.handle is not None and new.handle.ts_ms < horizon_ms)
-        )
-    )
+    for before, after in ((old[0], new[0]),):
+        if before != after and (
+            (before is not None and before < horizon_ms)
+            or (after is not None and after < horizon_ms)
+        ):
+            return False
+    for part_before, part_after in ((old[1], new[1]), (old[2], new[2])):
+        if part_before != part_after and (
+            (part_before is not None and part_before[0] < horizon_ms)
+            or (part_after is not None and part_after[0] < horizon_ms)
+        ):
+            return False
+    return True
 
 
 __all__ = [
