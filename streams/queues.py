@@ -475,16 +475,16 @@ class QueueState:
 def _changes_after(old: Summary, new: Summary, horizon_ms: int) -> bool:
     """True when every part that differs between ``old`` and ``new`` lies at or after the
     horizon (so no final interval changes)."""
-    for before, after in ((old[0], new[0]),):
+    old_entry, new_entry = old[0], new[0]
+    if old_entry != new_entry and (
+        (old_entry is not None and old_entry < horizon_ms)
+        or (new_entry is not None and new_entry < horizon_ms)
+    ):
+        return False
+    for before, after in ((old[1], new[1]), (old[2], new[2])):
         if before != after and (
-            (before is not None and before < horizon_ms)
-            or (after is not None and after < horizon_ms)
-        ):
-            return False
-    for part_before, part_after in ((old[1], new[1]), (old[2], new[2])):
-        if part_before != part_after and (
-            (part_before is not None and part_before[0] < horizon_ms)
-            or (part_after is not None and part_after[0] < horizon_ms)
+            (before is not None and before[0] < horizon_ms)
+            or (after is not None and after[0] < horizon_ms)
         ):
             return False
     return True
