@@ -15,7 +15,7 @@ the agent spent no time in any of those states.
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -38,7 +38,7 @@ Entry = tuple[int, str, str, str | None]
 """(ts_ms, event_id, state, reason)."""
 
 _ATTRIBUTES: Final = ("name", "team", "site", "queues", "client")
-_PRUNE_BATCH: Final = 16
+PRUNE_BATCH: Final = 16
 """Entries an agent keeps before old ones are folded into day totals (then half at least)."""
 
 
@@ -71,9 +71,9 @@ class AgentTimeline:
         self._retain_ms = max(processing.rolling_windows_min, default=0) * 60_000 + 60_000
         self.watermark_ms = -(2**62)
         self.entries: list[Entry] = []
-        self.seen: set[str] = set()
         self.attributes: dict[str, Any] = {}
         self._attribute_keys: dict[str, tuple[int, str]] = {}
+        self._newest_attribute_key: tuple[int, str] = (-(2**62), "")
         self.day_totals: dict[int, dict[StateKey, int]] = {}
         self.counts: dict[str, int] = {DUPLICATE: 0, TOO_LATE: 0}
 
@@ -89,16 +89,19 @@ class AgentTimeline:
                 event.event_id,
                 event.type,
             )
-        if event.event_id in self.seen:
-            self.counts[DUPLICATE] += 1
-            return DUPLICATE
-        self.seen.add(event.event_id)
-        entry: Entry = (ts, event.event_id, event.state, event.reason)
+        event_id = event.event_id
+        entry: Entry = (ts, event_id, event.state, event.reason)
         entries = self.entries
-        if not entries or entry > entries[-1]:
+        # the timeline itself knows every event id within the horizon: a repeat has the same
+        # time and id as an entry (older repeats are too late)
+        if not entries or entry[:2] > entries[-1][:2]:
             entries.append(entry)
         else:
-            insort(entries, entry)
+            at = bisect_left(entries, entry[:2])
+            if at < len(entries) and entries[at][:2] == entry[:2]:
+                self.counts[DUPLICATE] += 1
+                return DUPLICATE
+            entries.insert(at, entry)
         if (
             event.name is not None
             or event.team is not None
@@ -114,13 +117,40 @@ class AgentTimeline:
     def _take_attributes(self, event: AgentEvent) -> None:
         """Keep each attribute from the newest event carrying it (order-independent)."""
         key = (event.ts_ms, event.event_id)
-        for name in _ATTRIBUTES:
-            value = getattr(event, name)
+        _, _, _, _, _, _, name, team, site, queues, _, client = event
+        if key > self._newest_attribute_key:
+            # in order (the usual case): this event's values are the newest of all
+            self._newest_attribute_key = key
+            known = self._attribute_keys
+            attributes = self.attributes
+            if name is not None:
+                known["name"] = key
+                attributes["name"] = name
+            if team is not None:
+                known["team"] = key
+                attributes["team"] = team
+            if site is not None:
+                known["site"] = key
+                attributes["site"] = site
+            if queues is not None:
+                known["queues"] = key
+                attributes["queues"] = queues
+            if client is not None:
+                known["client"] = key
+                attributes["client"] = client
+            return
+        for attribute, value in (
+            ("name", name),
+            ("team", team),
+            ("site", site),
+            ("queues", queues),
+            ("client", client),
+        ):
             if value is not None:
-                known = self._attribute_keys.get(name)
-                if known is None or key > known:
-                    self._attribute_keys[name] = key
-                    self.attributes[name] = value
+                seen = self._attribute_keys.get(attribute)
+                if seen is None or key > seen:
+                    self._attribute_keys[attribute] = key
+                    self.attributes[attribute] = value
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -188,18 +218,17 @@ class AgentTimeline:
         stays small.
         """
         entries = self.entries
-        if len(entries) < _PRUNE_BATCH:
+        if len(entries) < PRUNE_BATCH:
             return
         cutoff = min(self.watermark_ms - self._horizon_ms, now_ms - self._retain_ms)
-        if entries[_PRUNE_BATCH // 2][0] > cutoff:
+        if entries[PRUNE_BATCH // 2][0] > cutoff:
             return
         calendar = self.calendar
         day_start = day_end = 0
         totals: dict[StateKey, int] = {}
-        seen = self.seen
         drop = 0
         while drop + 1 < len(entries) and entries[drop + 1][0] <= cutoff:
-            start, event_id, state, reason = entries[drop]
+            start, _, state, reason = entries[drop]
             stop = entries[drop + 1][0]
             key = (state, reason or UNSPECIFIED_REASON) if state == NOT_READY else (state, None)
             while start < stop:
@@ -210,7 +239,6 @@ class AgentTimeline:
                 end = day_end if day_end < stop else stop
                 totals[key] = totals.get(key, 0) + end - start
                 start = end
-            seen.discard(event_id)
             drop += 1
         del entries[:drop]
         if len(self.day_totals) > 1:

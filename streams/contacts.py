@@ -54,6 +54,11 @@ _NONE: Final[list[Any]] = []
 # A single fact: (ts_ms, event_id, detail) — min() over these picks the earliest event,
 # ties broken by event id, so the choice never depends on arrival order.
 Fact = tuple[int, str, str | None]
+Token = tuple[str, Any, bool] | str
+REPEATED: Final = "repeated"
+"""merge(): this very event (same id) was merged before."""
+UNCHANGED: Final = "unchanged"
+"""merge(): a new event whose fact loses to one already held; nothing changes."""
 
 
 class Leg:
@@ -65,7 +70,6 @@ class Leg:
         "consult_ends",
         "consults",
         "contact_id",
-        "customer_id",
         "ended",
         "flowed",
         "holds",
@@ -73,9 +77,9 @@ class Leg:
         "newest_ms",
         "offers",
         "oldest_ms",
+        "outvoted",
         "queued",
         "resumes",
-        "seen",
         "summary",
         "transferred",
         "wrapped",
@@ -83,7 +87,9 @@ class Leg:
 
     def __init__(self, contact_id: str) -> None:
         self.contact_id = contact_id
-        self.seen: set[str] = set()
+        self.outvoted: tuple[str, ...] = ()
+        """Ids of single-fact events that lost to an earlier event of the same type (rare):
+        with the facts themselves they make every accepted event id known, for dedupe."""
         self.queued: Fact | None = None
         self.answered: Fact | None = None
         self.abandoned: Fact | None = None
@@ -91,54 +97,61 @@ class Leg:
         self.ended: Fact | None = None
         self.wrapped: Fact | None = None
         self.transferred: Fact | None = None
-        self.customer_id: str | None = None
         # repeated facts are rare: the lists are created on first use
-        self.holds: list[int] = _NONE
-        self.resumes: list[int] = _NONE
-        self.consults: list[int] = _NONE
-        self.consult_ends: list[int] = _NONE
-        self.offers: list[tuple[int, str]] = _NONE
-        self.misses: list[tuple[int, str]] = _NONE
+        self.holds: list[tuple[int, str]] = _NONE
+        self.resumes: list[tuple[int, str]] = _NONE
+        self.consults: list[tuple[int, str]] = _NONE
+        self.consult_ends: list[tuple[int, str]] = _NONE
+        self.offers: list[tuple[int, str, str]] = _NONE
+        self.misses: list[tuple[int, str, str]] = _NONE
         self.newest_ms = -(2**62)
         self.oldest_ms = 2**62
         self.summary: Summary = EMPTY_SUMMARY
 
     # -- adding facts -----------------------------------------------------------------------
 
-    def merge(self, event: ContactEvent) -> tuple[str, object] | None:
-        """Add the event's fact. Returns an undo token, or ``None`` when nothing changed."""
-        kind = event.type
-        ts = event.ts_ms
-        attribute = _SINGLE.get(kind)
-        if attribute is not None:
-            if kind == "contact.queued":
-                detail = event.customer_id
-            elif kind == "contact.flowed_out":
-                detail = event.reason
-            elif kind == "contact.transferred":
-                detail = event.to_queue
-            else:
-                detail = event.agent_id
-            fact: Fact = (ts, event.event_id, detail)
+    def merge(self, event: ContactEvent) -> Token:
+        """Add the event's fact.
+
+        Returns an undo token, :data:`UNCHANGED` when the event is new but changes no fact
+        (a later repeat of a single fact), or :data:`REPEATED` when the event itself is
+        already here (same event id): that is how duplicates are recognised, without a
+        separate set of ids.
+        """
+        attribute, detail_at, single = _FACTS[event[1]]
+        event_id = event[0]
+        if single:
             previous: Fact | None = getattr(self, attribute)
-            if previous is not None and previous <= fact:
-                return None
+            if previous is None:
+                # the detail fields (customer, reason, queue, agent) are all str | None
+                setattr(self, attribute, (event[2], event_id, event[detail_at]))
+                return (attribute, None, False)
+            if previous[1] == event_id or event_id in self.outvoted:
+                return REPEATED
+            fact: Fact = (event[2], event_id, event[detail_at])  # type: ignore[assignment]
+            if previous <= fact:
+                self.outvoted += (event_id,)
+                return UNCHANGED
+            self.outvoted += (previous[1],)
             setattr(self, attribute, fact)
-            return (attribute, previous)
-        attribute = _MULTI[kind]
+            return (attribute, previous, True)
         items: list[Any] = getattr(self, attribute)
+        item: Any = (event[2], event_id, event[detail_at]) if detail_at else (event[2], event_id)
         if items is _NONE:
             items = []
             setattr(self, attribute, items)
-        item: Any = (ts, event.agent_id) if attribute in ("offers", "misses") else ts
+        elif item in items:
+            return REPEATED
         insort(items, item)
-        return (attribute, item)
+        return (attribute, item, False)
 
-    def undo(self, token: tuple[str, object]) -> None:
+    def undo(self, token: tuple[str, Any, bool]) -> None:
         """Take back the fact :meth:`merge` added (used when the change would be too late)."""
-        attribute, value = token
+        attribute, value, outvoted = token
         if attribute in _SINGLE_ATTRIBUTES:
             setattr(self, attribute, value)
+            if outvoted:
+                self.outvoted = self.outvoted[:-1]
         else:
             getattr(self, attribute).remove(value)
 
@@ -170,16 +183,16 @@ _SINGLE: Final = {
     "contact.transferred": "transferred",
 }
 _SINGLE_ATTRIBUTES: Final = frozenset(_SINGLE.values())
-SUMMARY_FACTS: Final = frozenset(
-    {
-        "contact.queued",
-        "contact.answered",
-        "contact.abandoned",
-        "contact.flowed_out",
-        "contact.wrapped",
-    }
-)
-"""Facts that can change a leg's summary at any time; the others only once it is wrapped."""
+_DETAIL: Final = {
+    "contact.queued": ContactEvent._fields.index("customer_id"),
+    "contact.flowed_out": ContactEvent._fields.index("reason"),
+    "contact.transferred": ContactEvent._fields.index("to_queue"),
+    "contact.offered": ContactEvent._fields.index("agent_id"),
+    "contact.missed": ContactEvent._fields.index("agent_id"),
+}
+_AGENT_AT: Final = ContactEvent._fields.index("agent_id")
+QUEUE_FACTS: Final = frozenset({"contact.queued", "contact.abandoned", "contact.flowed_out"})
+"""Facts that change only the entry and exit parts (answered changes the handle part too)."""
 _MULTI: Final = {
     "contact.held": "holds",
     "contact.resumed": "resumes",
@@ -188,6 +201,12 @@ _MULTI: Final = {
     "contact.offered": "offers",
     "contact.missed": "misses",
 }
+_FACTS: Final[dict[str, tuple[str, int, bool]]] = {
+    **{kind: (name, _DETAIL.get(kind, _AGENT_AT), True) for kind, name in _SINGLE.items()},
+    **{kind: (name, _DETAIL.get(kind, 0), False) for kind, name in _MULTI.items()},
+}
+"""event type → (leg attribute, index of the detail kept with the fact (0: none), single)."""
+assert ContactEvent._fields[:3] == ("event_id", "type", "ts_ms")
 
 
 # -- what a leg contributes ---------------------------------------------------------------------
@@ -197,37 +216,46 @@ def summarize(
     leg: Leg, threshold_ms: int, short_abandon_ms: int, orphan_after_ms: int, watermark_ms: int
 ) -> Summary:
     """The leg's parts, a pure function of its facts (and of the watermark for orphans)."""
+    entry_ms, exit_ = queue_parts(leg, short_abandon_ms, orphan_after_ms, watermark_ms)
+    return (entry_ms, exit_, handle_part(leg))
+
+
+def queue_parts(
+    leg: Leg, short_abandon_ms: int, orphan_after_ms: int, watermark_ms: int
+) -> tuple[int | None, Exit | None]:
+    """The entry and exit parts: they depend on queued, answered, abandoned and flowed out."""
     queued = leg.queued
-    exit_: Exit | None = None
-    if queued is not None:
-        queued_ms = queued[0]
-        outcome_ms = -1
-        kind = -1
-        answered = leg.answered
-        if answered is not None:
-            outcome_ms, kind = answered[0], ANSWERED
-        abandoned = leg.abandoned
-        if abandoned is not None and (kind < 0 or abandoned[0] < outcome_ms):
-            outcome_ms, kind = abandoned[0], ABANDONED
-        flowed = leg.flowed
-        if flowed is not None and (kind < 0 or flowed[0] < outcome_ms):
-            outcome_ms, kind = flowed[0], FLOWED_OUT
-        if kind < 0 and watermark_ms >= queued_ms + orphan_after_ms:
-            outcome_ms, kind = queued_ms + orphan_after_ms, FLOWED_OUT
-        if kind >= 0:
-            wait = outcome_ms - queued_ms
-            if wait < 0:  # clock skew between sources
-                wait = 0
-            if kind == ABANDONED and short_abandon_ms > 0 and wait <= short_abandon_ms:
-                kind = SHORT_ABANDONED
-            exit_ = (outcome_ms, kind, wait)
-        entry_ms: int | None = (
-            None if exit_ is not None and exit_[1] == SHORT_ABANDONED else queued_ms
-        )
-    else:
-        entry_ms = None
-    handle = _handle(leg) if leg.wrapped is not None and leg.answered is not None else None
-    return (entry_ms, exit_, handle)
+    if queued is None:
+        return None, None
+    queued_ms = queued[0]
+    outcome_ms = -1
+    kind = -1
+    answered = leg.answered
+    if answered is not None:
+        outcome_ms, kind = answered[0], ANSWERED
+    abandoned = leg.abandoned
+    if abandoned is not None and (kind < 0 or abandoned[0] < outcome_ms):
+        outcome_ms, kind = abandoned[0], ABANDONED
+    flowed = leg.flowed
+    if flowed is not None and (kind < 0 or flowed[0] < outcome_ms):
+        outcome_ms, kind = flowed[0], FLOWED_OUT
+    if kind < 0:
+        if watermark_ms < queued_ms + orphan_after_ms:
+            return queued_ms, None
+        outcome_ms, kind = queued_ms + orphan_after_ms, FLOWED_OUT
+    wait = outcome_ms - queued_ms
+    if wait < 0:  # clock skew between sources
+        wait = 0
+    if kind == ABANDONED and short_abandon_ms > 0 and wait <= short_abandon_ms:
+        return None, (outcome_ms, SHORT_ABANDONED, wait)
+    return queued_ms, (outcome_ms, kind, wait)
+
+
+def handle_part(leg: Leg) -> Handle | None:
+    """The handle part: it depends on answered, holds, consults, ended, transferred, wrapped."""
+    if leg.wrapped is None or leg.answered is None:
+        return None
+    return _handle(leg)
 
 
 def _handle(leg: Leg) -> Handle:
@@ -241,27 +269,30 @@ def _handle(leg: Leg) -> Handle:
     if leg.transferred is not None and leg.transferred[0] < talk_end:
         talk_end = leg.transferred[0]
     talk_end = min(max(talk_end, start), wrapped)
-    hold = paired_duration(leg.holds, leg.resumes, start, talk_end)
-    consult = paired_duration(leg.consults, leg.consult_ends, start, wrapped)
+    hold = paired_duration(leg.holds, leg.resumes, start, talk_end) if leg.holds else 0
+    consult = paired_duration(leg.consults, leg.consult_ends, start, wrapped) if leg.consults else 0
     return (wrapped, talk_end - start - hold, hold, wrapped - talk_end, consult)
 
 
-def paired_duration(starts: list[int], stops: list[int], low: int, high: int) -> int:
+def paired_duration(
+    starts: list[tuple[int, str]], stops: list[tuple[int, str]], low: int, high: int
+) -> int:
     """Total time inside ``[low, high]`` covered by start/stop pairs.
 
-    Both lists are sorted. Each start pairs with the first stop at or after it; a start with
-    no stop runs to ``high``; a start inside a running span is a repeat and is ignored.
+    Both lists hold (ts_ms, event id), sorted. Each start pairs with the first stop at or
+    after it; a start with no stop runs to ``high``; a start inside a running span is a
+    repeat and is ignored.
     """
     total = 0
     j = 0
     busy_until = -1
     n_stops = len(stops)
-    for start in starts:
+    for start, _ in starts:
         if start < busy_until:
             continue
-        while j < n_stops and stops[j] < start:
+        while j < n_stops and stops[j][0] < start:
             j += 1
-        stop = stops[j] if j < n_stops else high
+        stop = stops[j][0] if j < n_stops else high
         if j < n_stops:
             j += 1
         span_start = max(start, low)

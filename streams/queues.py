@@ -33,13 +33,15 @@ from streams.contacts import (
     ANSWERED,
     EMPTY_SUMMARY,
     FLOWED_OUT,
+    QUEUE_FACTS,
+    REPEATED,
     SHORT_ABANDONED,
-    SUMMARY_FACTS,
     Exit,
     Handle,
     Leg,
     Summary,
-    summarize,
+    handle_part,
+    queue_parts,
 )
 from streams.events import TOO_LATE, ContactEvent, Rejection
 from streams.intervals import build_record
@@ -130,16 +132,20 @@ class QueueState:
         if leg is None:
             leg = self.legs[contact_id] = Leg(contact_id)
             self._touched.append((ts, contact_id))
-        elif event.event_id in leg.seen:
-            self.counts[DUPLICATE] += 1
-            return DUPLICATE
         token = leg.merge(event)
-        # a fact of the handle stage (hold, consult, end…) matters only once the leg is wrapped
-        if token is not None and (event.type in SUMMARY_FACTS or leg.wrapped is not None):
+        if token.__class__ is tuple:
             old = leg.summary
-            new = summarize(
-                leg, self._threshold_ms, self._short_ms, self._orphan_ms, self.watermark_ms
-            )
+            kind = event.type
+            if kind in QUEUE_FACTS:
+                entry, exit_ = queue_parts(leg, self._short_ms, self._orphan_ms, self.watermark_ms)
+                new: Summary = (entry, exit_, old[2])
+            elif kind == "contact.answered":
+                entry, exit_ = queue_parts(leg, self._short_ms, self._orphan_ms, self.watermark_ms)
+                new = (entry, exit_, handle_part(leg))
+            elif leg.wrapped is not None:  # any other fact matters once the leg is wrapped
+                new = (old[0], old[1], handle_part(leg))
+            else:
+                new = old
             if new != old:
                 # every part lies at or after the leg's oldest fact: usually nothing to check
                 if leg.oldest_ms < horizon and not _changes_after(old, new, horizon):
@@ -155,7 +161,9 @@ class QueueState:
                         event.type,
                     )
                 self._replace(leg, old, new)
-        leg.seen.add(event.event_id)
+        elif token is REPEATED:
+            self.counts[DUPLICATE] += 1
+            return DUPLICATE
         if ts > leg.newest_ms:
             leg.newest_ms = ts
         if ts < leg.oldest_ms:
@@ -183,7 +191,8 @@ class QueueState:
                 continue
             if leg.queued is None or leg.queued[0] + self._orphan_ms != due_ms:
                 continue  # the leg's queue time changed since; a newer entry is in the heap
-            new = summarize(leg, self._threshold_ms, self._short_ms, self._orphan_ms, ts_ms)
+            entry, exit_ = queue_parts(leg, self._short_ms, self._orphan_ms, ts_ms)
+            new: Summary = (entry, exit_, leg.summary[2])
             self.counts["orphaned"] += 1
             self._replace(leg, leg.summary, new)
 
