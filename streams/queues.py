@@ -2,14 +2,15 @@
 
 :class:`QueueState` folds the contact events of one queue (they all share a Kafka partition,
 keyed by queue). Each accepted event changes one leg's facts; the change of the leg's parts
-(see :mod:`streams.contacts`) is applied to three bucket granularities at once:
+(see :mod:`streams.contacts`) is applied to one bucket, the epoch *minute* of the part. Every
+real UTC offset is whole minutes, so minutes compose everything else:
 
-- epoch *minutes*, the atom of rolling windows (kept for the longest rolling window and the
-  lateness horizon);
-- fixed *intervals* aligned to the site's time zone (15/30/60 min), which become the interval
-  records of DESIGN.md section 6. An interval is held while it can still change; once handed
-  out as final it is added to its site *day* (from the configured reset time, a whole number
-  of intervals) and dropped, so day-to-date = the day's final intervals + its open ones.
+- rolling windows are sums of minutes (minutes are kept for the longest rolling window and
+  for every interval that can still change);
+- a fixed *interval* aligned to the site's time zone (15/30/60 min) is the sum of its
+  minutes, and becomes an interval record of DESIGN.md section 6. Once handed out as final it
+  is added to its site *day* (from the configured reset time, a whole number of intervals),
+  so day-to-date = the day's final intervals + its open ones.
 
 Event time drives everything. The *watermark* is the newest event time seen by this queue;
 an event older than ``watermark − lateness horizon`` is rejected as ``too_late``, and so is
@@ -88,8 +89,9 @@ class QueueState:
         self.legs: dict[str, Leg] = {}
         self.waiting: dict[str, int] = {}
         self.minutes: dict[int, MinuteBucket] = {}
-        self.intervals: dict[int, QueueStats] = {}
-        """Intervals not yet handed out as final, by start."""
+        self.open_intervals: set[int] = set()
+        """Starts of intervals with contributions not yet handed out as final; an interval's
+        stats are the sum of its minutes."""
         self.day_final: dict[int, QueueStats] = {}
         """Per site day (by start): the sum of its intervals already handed out as final."""
         self._orphan_due: list[tuple[int, str]] = []
@@ -101,9 +103,8 @@ class QueueState:
         self._changed: set[int] = set()
         self._final_until = -(2**62)
         """End of the latest interval handed out as final."""
-        self._bucket_cache: dict[int, tuple[tuple[MinuteBucket, QueueStats], int]] = {}
-        """minute → (its minute and interval buckets, interval start); cleared whenever a
-        bucket is dropped."""
+        self._bucket_cache: dict[int, tuple[MinuteBucket, int]] = {}
+        """minute → (its bucket, its interval's start); cleared whenever a minute is dropped."""
         self.counts: dict[str, int] = {
             DUPLICATE: 0,
             TOO_LATE: 0,
@@ -226,90 +227,62 @@ class QueueState:
 
     # -- buckets ------------------------------------------------------------------------------
 
-    def _buckets(self, ts_ms: int) -> tuple[MinuteBucket, QueueStats]:
+    def _bucket(self, ts_ms: int) -> MinuteBucket:
+        """The minute bucket of ``ts_ms``; marks its interval changed."""
         minute = ts_ms // MINUTE_MS
         cached = self._bucket_cache.get(minute)
         if cached is not None:
             self._changed.add(cached[1])
             return cached[0]
-        m_bucket = self.minutes.get(minute)
-        if m_bucket is None:
-            m_bucket = self.minutes[minute] = MinuteBucket()
+        bucket = self.minutes.get(minute)
+        if bucket is None:
+            bucket = self.minutes[minute] = MinuteBucket()
         start = self.calendar.interval_start(ts_ms, self._interval_min)
-        i_bucket = self.intervals.get(start)
-        if i_bucket is None:
+        if start not in self.open_intervals:
             # never reopen an interval handed out as final: the lateness rules forbid it
             assert start + self._interval_ms > self._final_until, (self.name, start)
-            i_bucket = self.intervals[start] = QueueStats()
+            self.open_intervals.add(start)
         self._changed.add(start)
-        pair = (m_bucket, i_bucket)
-        self._bucket_cache[minute] = (pair, start)
-        return pair
+        self._bucket_cache[minute] = (bucket, start)
+        return bucket
 
     def _entry(self, ts_ms: int, sign: int) -> None:
-        for bucket in self._buckets(ts_ms):
-            bucket.offered += sign
+        self._bucket(ts_ms).offered += sign
 
     def _exit(self, part: Exit, sign: int) -> None:
         ts, kind, wait = part
-        buckets = self._buckets(ts)
+        bucket = self._bucket(ts)
         if kind == ANSWERED:
-            within = wait <= self._threshold_ms
-            for bucket in buckets:
-                bucket.answered += sign
-                bucket.wait_ms_sum += sign * wait
-                if within:
-                    bucket.answered_within_threshold += sign
+            bucket.answered += sign
+            bucket.wait_ms_sum += sign * wait
+            if wait <= self._threshold_ms:
+                bucket.answered_within_threshold += sign
             if sign > 0:
-                minute, interval = buckets
-                minute.waits.append(wait)
-                if wait > minute.wait_ms_max:
-                    minute.wait_ms_max = wait
-                if wait > interval.wait_ms_max:
-                    interval.wait_ms_max = wait
+                bucket.waits.append(wait)
+                if wait > bucket.wait_ms_max:
+                    bucket.wait_ms_max = wait
             else:
-                self._retract_wait(ts, wait, buckets)
+                bucket.waits.remove(wait)
+                if wait == bucket.wait_ms_max:
+                    bucket.wait_ms_max = max(bucket.waits, default=0)
         elif kind == ABANDONED:
-            within = wait <= self._threshold_ms
-            for bucket in buckets:
-                bucket.abandoned += sign
-                if within:
-                    bucket.abandoned_within_threshold += sign
+            bucket.abandoned += sign
+            if wait <= self._threshold_ms:
+                bucket.abandoned_within_threshold += sign
         elif kind == SHORT_ABANDONED:
-            for bucket in buckets:
-                bucket.short_abandoned += sign
+            bucket.short_abandoned += sign
         else:
             assert kind == FLOWED_OUT
-            for bucket in buckets:
-                bucket.flowed_out += sign
-
-    def _retract_wait(
-        self, ts_ms: int, wait: int, buckets: tuple[MinuteBucket, QueueStats]
-    ) -> None:
-        minute, interval = buckets
-        minute.waits.remove(wait)
-        if wait == minute.wait_ms_max:
-            minute.wait_ms_max = max(minute.waits, default=0)
-        if wait == interval.wait_ms_max:
-            # an open interval's minutes are all still held (see expire)
-            first = self.calendar.interval_start(ts_ms, self._interval_min) // MINUTE_MS
-            interval.wait_ms_max = max(
-                (
-                    self.minutes[m].wait_ms_max
-                    for m in range(first, first + self._interval_min)
-                    if m in self.minutes
-                ),
-                default=0,
-            )
+            bucket.flowed_out += sign
 
     def _handle(self, part: Handle, sign: int) -> None:
         ts, talk, hold, acw, consult = part
-        for bucket in self._buckets(ts):
-            bucket.handled += sign
-            bucket.talk_ms += sign * talk
-            bucket.hold_ms += sign * hold
-            bucket.acw_ms += sign * acw
-            bucket.consult_ms += sign * consult
+        bucket = self._bucket(ts)
+        bucket.handled += sign
+        bucket.talk_ms += sign * talk
+        bucket.hold_ms += sign * hold
+        bucket.acw_ms += sign * acw
+        bucket.consult_ms += sign * consult
 
     # -- housekeeping -------------------------------------------------------------------------
 
@@ -349,7 +322,12 @@ class QueueState:
                 del legs[contact_id]
             else:
                 lingering.add(contact_id)
-        keep_minutes_from = min(now_ms - self._rolling_ms - MINUTE_MS, horizon - self._interval_ms)
+        # keep the rolling windows, and every minute of an interval not yet handed out
+        keep_minutes_from = min(
+            now_ms - self._rolling_ms - MINUTE_MS,
+            horizon - self._interval_ms,
+            min(self.open_intervals, default=horizon),
+        )
         old_minutes = [m for m in self.minutes if (m + 1) * MINUTE_MS <= keep_minutes_from]
         for minute in old_minutes:
             del self.minutes[minute]
@@ -377,7 +355,7 @@ class QueueState:
 
     def record(self, start_ms: int) -> dict[str, Any]:
         """The interval record (DESIGN.md section 6) of the interval starting at ``start_ms``."""
-        stats = self.intervals.get(start_ms) or QueueStats()
+        stats = self.interval_stats(start_ms)
         end = self.interval_end(start_ms)
         return build_record(
             self.settings,
@@ -394,22 +372,25 @@ class QueueState:
         An interval handed out as final is added to its day and forgotten.
         """
         horizon = self.horizon_ms
-        due = self._changed | {s for s in self.intervals if s + self._interval_ms <= horizon}
+        due = self._changed | {
+            s for s in self.open_intervals if s + self._interval_ms <= horizon
+        }
         self._changed = set()
         out = []
         for start in sorted(due):
-            record = self.record(start)
-            if record["final"]:
-                self._finalize(start)
-            out.append(record)
+            stats = self.interval_stats(start)
+            end = self.interval_end(start)
+            final = end <= horizon
+            out.append(
+                build_record(self.settings, self.calendar, start, end, final=final, stats=stats)
+            )
+            if final:
+                self._finalize(start, stats)
         return out
 
-    def _finalize(self, start_ms: int) -> None:
-        stats = self.intervals.pop(start_ms, None)
+    def _finalize(self, start_ms: int, stats: QueueStats) -> None:
+        self.open_intervals.discard(start_ms)
         self._final_until = max(self._final_until, start_ms + self._interval_ms)
-        self._bucket_cache.clear()
-        if stats is None:
-            return
         day = self.calendar.day_start(start_ms)
         total = self.day_final.get(day)
         if total is None:
@@ -419,11 +400,16 @@ class QueueState:
     def records(self) -> list[dict[str, Any]]:
         """Current records of every open interval with any contribution (after a drain, the
         final ones are gone: they were handed out)."""
-        return [
-            self.record(start)
-            for start in sorted(self.intervals)
-            if not self.intervals[start].is_empty()
-        ]
+        out = []
+        for start in sorted(self.open_intervals):
+            record = self.record(start)
+            if not self.interval_stats(start).is_empty():
+                out.append(record)
+        return out
+
+    def interval_stats(self, start_ms: int) -> QueueStats:
+        """Stats of the (open) interval starting at ``start_ms``: the sum of its minutes."""
+        return self.window(start_ms, start_ms + self._interval_ms)
 
     def window(self, start_ms: int, end_ms: int) -> QueueStats:
         """Stats of the minutes in ``[start_ms, end_ms)`` (minute granularity)."""
@@ -446,15 +432,14 @@ class QueueState:
         final = self.day_final.get(day)
         if final is not None:
             total.add(final)
-        for start, stats in self.intervals.items():
+        for start in self.open_intervals:
             if day <= start < day_end:
-                total.add(stats)
+                total.add(self.interval_stats(start))
         return total
 
     def current_interval(self, now_ms: int) -> tuple[int, QueueStats]:
         start = self.calendar.interval_start(now_ms, self._interval_min)
-        bucket = self.intervals.get(start)
-        return start, (bucket.copy() if bucket is not None else QueueStats())
+        return start, self.interval_stats(start)
 
     def live(self, now_ms: int) -> dict[str, Any]:
         """Right-now figures: waiting, longest wait and contacts at risk of the threshold."""
