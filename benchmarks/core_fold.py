@@ -37,7 +37,10 @@ def generate(scale: float, seed: int, hours: float) -> list[bytes]:
 
     start = to_epoch_ms(datetime(2024, 5, 1, tzinfo=UTC))
     end = start + int(hours * 3_600_000)
-    return [orjson.dumps(e) for e in simulate(default_scenario(scale), seed=seed, start_ms=start, end_ms=end)]
+    return [
+        orjson.dumps(e)
+        for e in simulate(default_scenario(scale), seed=seed, start_ms=start, end_ms=end)
+    ]
 
 
 def timed(label: str, n: int, action: Callable[[], Any], rounds: int) -> float:
@@ -97,7 +100,9 @@ def memory_by_hour(settings: Any, events: list[Event]) -> list[tuple[int, int, i
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=None, help="simulator scale (default: ~1 M events a day)")
+    parser.add_argument(
+        "--scale", type=float, default=None, help="simulator scale (default: ~1 M events a day)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per figure (best wins)")
@@ -108,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     scale = args.scale or SCALE_FOR_A_MILLION_EVENTS_A_DAY
     started = time.perf_counter()
     raws = generate(scale, args.seed, args.hours)
-    print(f"simulated {args.hours:g} h at scale {scale:g}: {len(raws):,} events "
-          f"({time.perf_counter() - started:.1f} s to generate, not counted)")
+    print(
+        f"simulated {args.hours:g} h at scale {scale:g}: {len(raws):,} events "
+        f"({time.perf_counter() - started:.1f} s to generate, not counted)"
+    )
     settings = core_settings(default_scenario(scale))
     parsed = [parse_event(raw) for raw in raws]
     bad = [p for p in parsed if isinstance(p, Rejection)]
@@ -121,13 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
 
-    print(f"\nthroughput, one thread, CPU time, best of {args.rounds} (target {TARGET_EVENTS_PER_S:,} ev/s):")
+    print(
+        f"\nthroughput, one thread, CPU time, best of {args.rounds} (target {TARGET_EVENTS_PER_S:,} ev/s):"
+    )
     n = len(events)
     rounds = args.rounds
     timed("parse (bytes -> typed event)", n, lambda: [parse_event(r) for r in raws], rounds)
     timed("fold, default gc", n, lambda: fold_all(Floor(settings), events), rounds)
     gc.set_threshold(*WORKER_GC_THRESHOLD)
-    fold_rate = timed("fold, worker gc settings", n, lambda: fold_all(Floor(settings), events), rounds)
+    fold_rate = timed(
+        "fold, worker gc settings", n, lambda: fold_all(Floor(settings), events), rounds
+    )
     timed("parse + fold, worker gc settings", n, lambda: ingest_all(Floor(settings), raws), rounds)
     verdict = "meets" if fold_rate >= TARGET_EVENTS_PER_S else "is BELOW"
     print(f"  => the core fold {verdict} the target of {TARGET_EVENTS_PER_S:,} ev/s")
@@ -137,9 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = memory_by_hour(settings, events)
     for hour, closed, held, mib in rows[:-1]:
         print(f"  {hour:>4} {closed:>16,} {held:>10,} {mib:>10.1f}")
-    print(f"  peak state {rows[-1][3]:.1f} MiB after {rows[-1][1]:,} closed contacts; "
-          f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB "
-          "(includes the pre-generated events)")
+    print(
+        f"  peak state {rows[-1][3]:.1f} MiB after {rows[-1][1]:,} closed contacts; "
+        f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB "
+        "(includes the pre-generated events)"
+    )
     return 0
 
 

@@ -372,9 +372,7 @@ class QueueState:
         An interval handed out as final is added to its day and forgotten.
         """
         horizon = self.horizon_ms
-        due = self._changed | {
-            s for s in self.open_intervals if s + self._interval_ms <= horizon
-        }
+        due = self._changed | {s for s in self.open_intervals if s + self._interval_ms <= horizon}
         self._changed = set()
         out = []
         for start in sorted(due):

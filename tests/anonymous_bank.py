@@ -28,7 +28,13 @@ from zoneinfo import ZoneInfo
 
 from streams.calendar import to_epoch_ms
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "anonymous-bank" / "calls_1999-08-01.csv"
+DATA = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "anonymous-bank"
+    / "calls_1999-08-01.csv"
+)
 DAY = date(1999, 8, 1)
 TIMEZONE = "Asia/Jerusalem"
 _TZ = ZoneInfo(TIMEZONE)
@@ -108,10 +114,30 @@ def contract_events(rows: list[dict[str, str]] | None = None) -> list[dict[str, 
         if call.outcome == "AGENT":
             ended = left + call.ser_time_s * 1000
             agent = {"agent_id": call.server}
-            events.append({"event_id": f"{ident}-a", "type": "contact.answered", "ts": left, **common, **agent})
-            events.append({"event_id": f"{ident}-e", "type": "contact.ended", "ts": ended, **common, **agent})
-            events.append({"event_id": f"{ident}-w", "type": "contact.wrapped", "ts": ended, **common, **agent})
+            events.append(
+                {
+                    "event_id": f"{ident}-a",
+                    "type": "contact.answered",
+                    "ts": left,
+                    **common,
+                    **agent,
+                }
+            )
+            events.append(
+                {"event_id": f"{ident}-e", "type": "contact.ended", "ts": ended, **common, **agent}
+            )
+            events.append(
+                {
+                    "event_id": f"{ident}-w",
+                    "type": "contact.wrapped",
+                    "ts": ended,
+                    **common,
+                    **agent,
+                }
+            )
         else:
-            events.append({"event_id": f"{ident}-x", "type": "contact.abandoned", "ts": left, **common})
+            events.append(
+                {"event_id": f"{ident}-x", "type": "contact.abandoned", "ts": left, **common}
+            )
     events.sort(key=lambda e: e["ts"])
     return events

@@ -24,7 +24,9 @@ def test_core_imports_without_kafka_faust_or_websockets() -> None:
         "{'faust', 'aiokafka', 'websockets', 'mode', 'agents', 'wallboard', 'prometheus_client'})\n"
         "print(','.join(bad))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""
 
 
@@ -51,13 +53,22 @@ def called_names(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted((ROOT / "streams").glob("*.py")), ids=lambda p: p.name)
 def test_core_module_reads_no_clock(path: Path) -> None:
-    clocks = {"time.time", "time.monotonic", "time.time_ns", "datetime.now", "datetime.utcnow", "date.today"}
+    clocks = {
+        "time.time",
+        "time.monotonic",
+        "time.time_ns",
+        "datetime.now",
+        "datetime.utcnow",
+        "date.today",
+    }
     assert not called_names(path) & clocks
 
 
 @pytest.mark.parametrize(
     "path",
-    sorted(p for package in ("streams", "config", "wallboard") for p in (ROOT / package).rglob("*.py")),
+    sorted(
+        p for package in ("streams", "config", "wallboard") for p in (ROOT / package).rglob("*.py")
+    ),
     ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_nothing_but_the_command_line_imports_the_faust_layer(path: Path) -> None:

@@ -20,7 +20,9 @@ MIN = 60_000
 def shift() -> list:
     """09:00 available 10 min, on contact 20, ACW 5, available 5, break 10, on contact 10."""
     return [
-        agent_state("ann", T0, "available", name="Ann Lee", team="red", site="default", queues=["billing"]),
+        agent_state(
+            "ann", T0, "available", name="Ann Lee", team="red", site="default", queues=["billing"]
+        ),
         agent_state("ann", T0 + 10 * MIN, "on_contact"),
         agent_state("ann", T0 + 30 * MIN, "after_contact_work"),
         agent_state("ann", T0 + 35 * MIN, "available"),

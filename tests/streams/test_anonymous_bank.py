@@ -52,7 +52,9 @@ def test_real_day_with_a_five_second_short_abandon_rule_moves_hang_ups_not_calls
     rows: list[dict[str, str]],
 ) -> None:
     short = sum(
-        1 for r in rows if r["outcome"] == "HANG" and r["q_start"] != "0:00:00" and int(r["q_time"]) <= 5
+        1
+        for r in rows
+        if r["outcome"] == "HANG" and r["q_start"] != "0:00:00" and int(r["q_time"]) <= 5
     )
     day = merge_records(fold_day(short_abandon_s=5).records())
     assert (day["abandoned"], day["short_abandoned"]) == (728 - short, short)

@@ -68,7 +68,9 @@ def test_fall_back_day_has_the_repeated_hour_twice_with_distinct_offsets() -> No
         ("2024-10-27T01:20:00+01:00", 15, "2024-10-27T01:15:00+01:00"),  # first 01:xx
     ],
 )
-def test_interval_start_is_the_local_wall_clock_boundary(ts: str, length: int, expected: str) -> None:
+def test_interval_start_is_the_local_wall_clock_boundary(
+    ts: str, length: int, expected: str
+) -> None:
     assert LONDON.isoformat(LONDON.interval_start(at(ts), length)) == expected
 
 

@@ -57,22 +57,45 @@ def test_epoch_milliseconds_and_iso_times_mean_the_same_instant() -> None:
 
 
 def test_queued_event_keeps_channel_priority_and_customer() -> None:
-    event = parse(base(type="contact.queued", agent_id=None, channel="chat", priority=3, customer_id="k9"))
+    event = parse(
+        base(type="contact.queued", agent_id=None, channel="chat", priority=3, customer_id="k9")
+    )
     assert (event.channel, event.priority, event.customer_id) == ("chat", 3, "k9")
 
 
 def test_agent_event_parses_queues_and_not_ready_reason() -> None:
     event = parse(
-        {"event_id": "e", "type": "agent.state", "ts": 0, "agent_id": "a1", "state": "not_ready",
-         "reason": "lunch", "name": "Ann Lee", "team": "red", "site": "london", "queues": ["q1", "q2"]}
+        {
+            "event_id": "e",
+            "type": "agent.state",
+            "ts": 0,
+            "agent_id": "a1",
+            "state": "not_ready",
+            "reason": "lunch",
+            "name": "Ann Lee",
+            "team": "red",
+            "site": "london",
+            "queues": ["q1", "q2"],
+        }
     )
     assert isinstance(event, AgentEvent)
     assert (event.state, event.reason, event.queues) == ("not_ready", "lunch", ("q1", "q2"))
 
 
 def test_crm_events_parse() -> None:
-    case = parse({"event_id": "e", "type": "case.opened", "ts": 1, "case_id": "k", "complaint": True})
-    survey = parse({"event_id": "f", "type": "survey.completed", "ts": 1, "survey_id": "s", "csat": 4, "nps": 9})
+    case = parse(
+        {"event_id": "e", "type": "case.opened", "ts": 1, "case_id": "k", "complaint": True}
+    )
+    survey = parse(
+        {
+            "event_id": "f",
+            "type": "survey.completed",
+            "ts": 1,
+            "survey_id": "s",
+            "csat": 4,
+            "nps": 9,
+        }
+    )
     assert isinstance(case, CaseEvent) and case.complaint is True
     assert isinstance(survey, SurveyEvent) and (survey.csat, survey.nps) == (4, 9)
 
@@ -98,15 +121,56 @@ def test_crm_events_parse() -> None:
         (base(ts=True), "bad_type", "'ts' must be"),
         (base(type="contact.queued", agent_id=None, priority="high"), "bad_type", "'priority'"),
         (base(type=["x"]), "bad_type", "'type' must be a string"),
-        ({"event_id": "e", "type": "agent.state", "ts": 0, "agent_id": "a", "state": "available", "queues": "q1"}, "bad_type", "'queues'"),
-        ({"event_id": "e", "type": "survey.completed", "ts": 0, "survey_id": "s", "resolved": "yes"}, "bad_type", "'resolved'"),
+        (
+            {
+                "event_id": "e",
+                "type": "agent.state",
+                "ts": 0,
+                "agent_id": "a",
+                "state": "available",
+                "queues": "q1",
+            },
+            "bad_type",
+            "'queues'",
+        ),
+        (
+            {
+                "event_id": "e",
+                "type": "survey.completed",
+                "ts": 0,
+                "survey_id": "s",
+                "resolved": "yes",
+            },
+            "bad_type",
+            "'resolved'",
+        ),
         (base(queue=""), "bad_value", "'queue' must not be empty"),
         (base(queue="q" * 300), "bad_value", "longer than 256"),
-        (base(type="contact.queued", agent_id=None, channel="pigeon"), "bad_value", "'channel' must be one of"),
-        (base(type="contact.flowed_out", agent_id=None, reason="bored"), "bad_value", "'reason' must be one of"),
-        ({"event_id": "e", "type": "agent.state", "ts": 0, "agent_id": "a", "state": "asleep"}, "bad_value", "'state'"),
-        ({"event_id": "e", "type": "survey.completed", "ts": 0, "survey_id": "s", "csat": 6}, "bad_value", "between 1 and 5"),
-        ({"event_id": "e", "type": "survey.completed", "ts": 0, "survey_id": "s", "nps": -1}, "bad_value", "between 0 and 10"),
+        (
+            base(type="contact.queued", agent_id=None, channel="pigeon"),
+            "bad_value",
+            "'channel' must be one of",
+        ),
+        (
+            base(type="contact.flowed_out", agent_id=None, reason="bored"),
+            "bad_value",
+            "'reason' must be one of",
+        ),
+        (
+            {"event_id": "e", "type": "agent.state", "ts": 0, "agent_id": "a", "state": "asleep"},
+            "bad_value",
+            "'state'",
+        ),
+        (
+            {"event_id": "e", "type": "survey.completed", "ts": 0, "survey_id": "s", "csat": 6},
+            "bad_value",
+            "between 1 and 5",
+        ),
+        (
+            {"event_id": "e", "type": "survey.completed", "ts": 0, "survey_id": "s", "nps": -1},
+            "bad_value",
+            "between 0 and 10",
+        ),
         (base(type="contact.teleported"), "unknown_type", "unknown event type"),
         (base(ts="yesterday"), "bad_timestamp", "not an ISO-8601 time"),
         (base(ts="2024-05-01T10:00:00"), "bad_timestamp", "no UTC offset"),
@@ -118,7 +182,9 @@ def test_crm_events_parse() -> None:
         (base(ts="0001-01-01T00:00:00+14:00"), "bad_timestamp", "outside"),
     ],
 )
-def test_bad_event_is_rejected_with_a_reason_and_a_message(payload: Any, reason: str, words: str) -> None:
+def test_bad_event_is_rejected_with_a_reason_and_a_message(
+    payload: Any, reason: str, words: str
+) -> None:
     result = parse(payload)
     assert isinstance(result, Rejection), result
     assert result.reason == reason
@@ -151,7 +217,14 @@ def test_every_rejection_reason_of_the_parser_is_reachable() -> None:
     # too_late is decided by the fold (tests/streams/test_queues.py); the rest here
     produced = {
         parse(payload).reason
-        for payload in (b"x", base(event_id=None), base(queue=1), base(queue=""), base(type="x"), base(ts="x"))
+        for payload in (
+            b"x",
+            base(event_id=None),
+            base(queue=1),
+            base(queue=""),
+            base(type="x"),
+            base(ts="x"),
+        )
     }
     produced.add(parse(base(x="y" * 70_000)).reason)
     produced.add(parse(base(ts=NOW + 10**9), now_ms=NOW).reason)
@@ -159,26 +232,70 @@ def test_every_rejection_reason_of_the_parser_is_reachable() -> None:
 
 
 def test_encoded_event_parses_back_to_itself() -> None:
-    event = parse(base(type="contact.queued", agent_id=None, channel="email", priority=2, customer_id="k"))
+    event = parse(
+        base(type="contact.queued", agent_id=None, channel="email", priority=2, customer_id="k")
+    )
     assert parse_event(encode_event(event)) == event
 
 
 # -- fuzzing: no input raises anything but a rejection --------------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 field_values = st.one_of(
     json_values,
-    st.sampled_from(["", "x" * 300, "2024-05-01T10:00:00Z", "9999-12-31T00:00:00Z", "available", "contact.queued"]),
+    st.sampled_from(
+        [
+            "",
+            "x" * 300,
+            "2024-05-01T10:00:00Z",
+            "9999-12-31T00:00:00Z",
+            "available",
+            "contact.queued",
+        ]
+    ),
     st.integers(-(2**70), 2**70),
 )
-FIELDS = ["event_id", "type", "ts", "contact_id", "queue", "agent_id", "state", "reason", "channel",
-          "priority", "queues", "csat", "nps", "complaint", "level", "case_id", "survey_id", "to_queue"]
-TYPES = ["contact.queued", "contact.answered", "contact.flowed_out", "agent.state", "case.opened",
-         "case.escalated", "survey.completed", "contact.transferred", "nonsense"]
+FIELDS = [
+    "event_id",
+    "type",
+    "ts",
+    "contact_id",
+    "queue",
+    "agent_id",
+    "state",
+    "reason",
+    "channel",
+    "priority",
+    "queues",
+    "csat",
+    "nps",
+    "complaint",
+    "level",
+    "case_id",
+    "survey_id",
+    "to_queue",
+]
+TYPES = [
+    "contact.queued",
+    "contact.answered",
+    "contact.flowed_out",
+    "agent.state",
+    "case.opened",
+    "case.escalated",
+    "survey.completed",
+    "contact.transferred",
+    "nonsense",
+]
 
 
 @settings(max_examples=1500, deadline=None)
@@ -192,7 +309,9 @@ def test_random_bytes_never_raise(payload: bytes) -> None:
 
 @settings(max_examples=1000, deadline=None)
 @given(st.sampled_from(TYPES), st.dictionaries(st.sampled_from(FIELDS), field_values, max_size=10))
-def test_random_objects_never_raise_and_every_rejection_has_a_reason(etype: str, fields: dict[str, Any]) -> None:
+def test_random_objects_never_raise_and_every_rejection_has_a_reason(
+    etype: str, fields: dict[str, Any]
+) -> None:
     obj = {"type": etype, "event_id": "e", "ts": 1_700_000_000_000, **fields}
     result = parse_event(json.dumps(obj).encode(), now_ms=NOW)
     if isinstance(result, Rejection):

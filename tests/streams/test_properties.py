@@ -71,7 +71,9 @@ def events_of(n: int, spec: Spec) -> list[Event]:
 
 
 def fold(events: list[Event], interval_min: int = 15) -> QueueState:
-    queue = QueueState(QueueSettings(name="q", interval_min=interval_min), SiteCalendar("Europe/London"))
+    queue = QueueState(
+        QueueSettings(name="q", interval_min=interval_min), SiteCalendar("Europe/London")
+    )
     for e in events:
         assert queue.fold(e) in (ACCEPTED, DUPLICATE)
     return queue
@@ -104,8 +106,17 @@ def test_service_level_is_always_between_zero_and_one_or_null(contacts: list[Spe
 def oracle(contacts: list[Spec]) -> dict[str, Any]:
     """Counts for the whole period straight from the specs, by DESIGN.md section 3."""
     out = dict.fromkeys(
-        ["offered", "answered", "answered_within_threshold", "abandoned", "short_abandoned",
-         "abandoned_within_threshold", "flowed_out", "handled"], 0
+        [
+            "offered",
+            "answered",
+            "answered_within_threshold",
+            "abandoned",
+            "short_abandoned",
+            "abandoned_within_threshold",
+            "flowed_out",
+            "handled",
+        ],
+        0,
     )
     wait_sum = talk = hold = acw = 0
     for spec in contacts:
@@ -131,7 +142,9 @@ def oracle(contacts: list[Spec]) -> dict[str, Any]:
     out["wait_answered_s_sum"] = float(wait_sum)
     out["talk_s_sum"], out["hold_s_sum"], out["acw_s_sum"] = float(talk), float(hold), float(acw)
     denominator = out["answered"] + out["abandoned"]
-    out["answered_of_offered"] = out["answered_within_threshold"] / denominator if denominator else None
+    out["answered_of_offered"] = (
+        out["answered_within_threshold"] / denominator if denominator else None
+    )
     return out
 
 

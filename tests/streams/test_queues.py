@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from streams.calendar import SiteCalendar
 from streams.events import Rejection
 from streams.queues import ACCEPTED, DUPLICATE, QueueState
@@ -113,7 +111,9 @@ def test_handle_time_splits_talk_hold_and_acw_and_reports_consult_beside_it() ->
 def test_hold_without_resume_lasts_until_the_contact_ends() -> None:
     queue = new_queue(60)
     t = at("2024-05-01T11:00:00")
-    events = contact("c1", "billing", t, answered_ms=t, ended_ms=t + 100_000, wrapped_ms=t + 100_000)
+    events = contact(
+        "c1", "billing", t, answered_ms=t, ended_ms=t + 100_000, wrapped_ms=t + 100_000
+    )
     events.append(event("contact.held", t + 60_000, contact_id="c1", queue="billing", agent_id="a"))
     fold_all(queue, events)
     (record,) = queue.records()
@@ -122,7 +122,9 @@ def test_hold_without_resume_lasts_until_the_contact_ends() -> None:
 
 def test_duplicate_event_is_dropped_and_counted() -> None:
     queue = new_queue()
-    events = contact("c1", "billing", at("2024-05-01T10:00:00"), answered_ms=at("2024-05-01T10:00:05"))
+    events = contact(
+        "c1", "billing", at("2024-05-01T10:00:00"), answered_ms=at("2024-05-01T10:00:05")
+    )
     assert fold_all(queue, events + events) == [ACCEPTED] * len(events) + [DUPLICATE] * len(events)
     (record,) = queue.records()
     assert (record["offered"], record["answered"]) == (1, 1)
@@ -218,7 +220,9 @@ def test_real_outcome_after_an_orphan_replaces_it() -> None:
     queue.fold(event("contact.queued", t, contact_id="slow", queue="billing"))
     queue.fold(event("contact.queued", t + 700_000, contact_id="other", queue="billing"))
     assert by_start(queue)["08:00"]["flowed_out"] == 1
-    queue.fold(event("contact.answered", t + 650_000, contact_id="slow", queue="billing", agent_id="a"))
+    queue.fold(
+        event("contact.answered", t + 650_000, contact_id="slow", queue="billing", agent_id="a")
+    )
     record = by_start(queue)["08:00"]
     assert (record["flowed_out"], record["answered"]) == (0, 1)
 
@@ -228,7 +232,9 @@ def test_live_figures_count_waiting_longest_wait_and_at_risk() -> None:
     t = at("2024-05-01T10:00:00")
     for i, offset in enumerate((0, 5_000, 14_000, 30_000)):
         queue.fold(event("contact.queued", t + offset, contact_id=f"w{i}", queue="billing"))
-    queue.fold(event("contact.answered", t + 31_000, contact_id="w0", queue="billing", agent_id="a"))
+    queue.fold(
+        event("contact.answered", t + 31_000, contact_id="w0", queue="billing", agent_id="a")
+    )
     live = queue.live(t + 31_000)
     assert live["waiting"] == 3
     assert live["longest_wait_s"] == 26.0
@@ -240,9 +246,18 @@ def test_live_figures_count_waiting_longest_wait_and_at_risk() -> None:
 def test_transfer_ends_talk_and_the_leg_completes_with_its_own_wrap() -> None:
     queue = new_queue(60)
     t = at("2024-05-01T10:00:00")
-    events = contact("c1", "billing", t, answered_ms=t + 1_000, ended_ms=t + 200_000, wrapped_ms=t + 230_000)
+    events = contact(
+        "c1", "billing", t, answered_ms=t + 1_000, ended_ms=t + 200_000, wrapped_ms=t + 230_000
+    )
     events.append(
-        event("contact.transferred", t + 121_000, contact_id="c1", queue="billing", agent_id="agent-1", to_queue="sales")
+        event(
+            "contact.transferred",
+            t + 121_000,
+            contact_id="c1",
+            queue="billing",
+            agent_id="agent-1",
+            to_queue="sales",
+        )
     )
     fold_all(queue, events)
     (record,) = queue.records()
@@ -257,7 +272,14 @@ def test_expire_forgets_completed_contacts_but_keeps_the_day() -> None:
         start = t + i * 60_000
         fold_all(
             queue,
-            contact(f"c{i}", "billing", start, answered_ms=start + 2_000, ended_ms=start + 30_000, wrapped_ms=start + 40_000),
+            contact(
+                f"c{i}",
+                "billing",
+                start,
+                answered_ms=start + 2_000,
+                ended_ms=start + 30_000,
+                wrapped_ms=start + 40_000,
+            ),
         )
     now = t + 50 * 60_000 + 3_600_000
     queue.advance_watermark(now)

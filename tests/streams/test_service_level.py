@@ -108,8 +108,10 @@ def test_zero_short_abandon_threshold_counts_every_abandon() -> None:
 
 @pytest.mark.parametrize(
     ("include_flowouts", "expected"),
-    [(False, {"answered_of_offered": 2 / 3, "abandons_positive": 2 / 3}),
-     (True, {"answered_of_offered": 2 / 5, "abandons_positive": 2 / 5})],
+    [
+        (False, {"answered_of_offered": 2 / 3, "abandons_positive": 2 / 3}),
+        (True, {"answered_of_offered": 2 / 5, "abandons_positive": 2 / 5}),
+    ],
 )
 def test_flow_outs_enter_the_denominator_only_when_configured(
     include_flowouts: bool, expected: dict[str, float]
