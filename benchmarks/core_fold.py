@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()
 
     print(
-        f"\nthroughput, one thread, CPU time, best of {args.rounds} (target {TARGET_EVENTS_PER_S:,} ev/s):"
+        f"\nthroughput, one thread, CPU time, best of {args.rounds}"
+        f" (target {TARGET_EVENTS_PER_S:,} ev/s):"
     )
     n = len(events)
     rounds = args.rounds
