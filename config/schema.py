@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 from config import checks
 from config.checks import KeyPath
 from config.reader import Reader, Section, dotted
-from config.settings import FloorwatchConfig, TopicSettings
+from config.settings import FloorwatchConfig, GatewaySettings, TopicSettings, WorkerSettings
 from streams.settings import (
     DEFAULT_SITE,
     INTERVAL_MINUTES,
@@ -51,9 +51,13 @@ DEFAULTS_KEYS = (
 )
 QUEUE_KEYS = ("name", *DEFAULTS_KEYS)
 TEAM_KEYS = ("name", "site", "leader")
+WORKER_KEYS = tuple(field.name for field in fields(WorkerSettings))
+GATEWAY_KEYS = tuple(field.name for field in fields(GatewaySettings))
 TOP_LEVEL_KEYS = (
     "broker",
     "topics",
+    "worker",
+    "gateway",
     "processing",
     "windows",
     "sites",
@@ -66,6 +70,8 @@ TOP_LEVEL_KEYS = (
 QUEUE_NESTED: Mapping[str, Collection[str]] = {"service_level": SERVICE_LEVEL_KEYS}
 TOP_LEVEL_NESTED: Mapping[str, Collection[str]] = {
     "topics": TOPIC_KEYS,
+    "worker": WORKER_KEYS,
+    "gateway": GATEWAY_KEYS,
     "processing": PROCESSING_KEYS,
     "windows": WINDOW_KEYS,
     "defaults": DEFAULTS_KEYS,
@@ -114,7 +120,38 @@ def read_config(reader: Reader, data: Mapping[object, object]) -> FloorwatchConf
         clients=_frozen(clients),
         processing=processing,
     )
-    return FloorwatchConfig(source=reader.source, broker=broker, topics=topics, core=core)
+    return FloorwatchConfig(
+        source=reader.source,
+        broker=broker,
+        topics=topics,
+        core=core,
+        worker=_read_worker(top.section("worker", WORKER_KEYS)),
+        gateway=_read_gateway(top.section("gateway", GATEWAY_KEYS)),
+    )
+
+
+def _read_worker(section: Section) -> WorkerSettings:
+    default = WorkerSettings()
+    return WorkerSettings(
+        snapshot_ms=section.get("snapshot_ms", checks.integer(10, 60_000), default.snapshot_ms),
+        fetch_wait_ms=section.get("fetch_wait_ms", checks.integer(1, 5_000), default.fetch_wait_ms),
+        session_timeout_s=section.get(
+            "session_timeout_s", checks.integer(2, 300), default.session_timeout_s
+        ),
+        heartbeat_s=section.get("heartbeat_s", checks.integer(1, 100), default.heartbeat_s),
+        batch_max=section.get("batch_max", checks.integer(1, 100_000), default.batch_max),
+        data_dir=section.get("data_dir", checks.text, default.data_dir),
+    )
+
+
+def _read_gateway(section: Section) -> GatewaySettings:
+    default = GatewaySettings()
+    return GatewaySettings(
+        host=section.get("host", checks.text, default.host),
+        port=section.get("port", checks.integer(0, 65535), default.port),
+        stale_s=section.get("stale_s", checks.number(gt=0, le=3600), default.stale_s),
+        allowed_origins=section.get("allowed_origins", _origins, default.allowed_origins),
+    )
 
 
 def _read_topics(section: Section) -> TopicSettings:
@@ -282,3 +319,10 @@ def _read_named(
 
 def _frozen(entries: Mapping[str, tuple[KeyPath, N]]) -> Mapping[str, N]:
     return MappingProxyType({name: entry for name, (_, entry) in entries.items()})
+
+
+def _origins(value: object) -> tuple[str, ...]:
+    """A list (possibly empty) of websocket origins such as ``https://board.example.com``."""
+    if value == []:
+        return ()
+    return checks.distinct_list(checks.text, "expected a list of origins")(value)

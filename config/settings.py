@@ -29,6 +29,35 @@ class TopicSettings:
 
 
 @dataclass(frozen=True)
+class WorkerSettings:
+    """How a Faust worker runs (``worker:`` section)."""
+
+    snapshot_ms: int = 250
+    """Cadence of snapshot publishing to the snapshots topic (only what changed)."""
+    fetch_wait_ms: int = 20
+    """Consumer fetch wait: how long an empty fetch may wait for data (Faust hard-codes 1500)."""
+    session_timeout_s: int = 6
+    """Consumer group session timeout; joins and failover take about this long."""
+    heartbeat_s: int = 1
+    batch_max: int = 2000
+    """At most this many events are folded, then persisted, as one batch."""
+    data_dir: str = ".floorwatch"
+    """Directory for the worker's local files (Faust data directory)."""
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """The wallboard gateway (``gateway:`` section). Tokens come from the environment."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    stale_s: float = 5.0
+    """No snapshot for this long: the page shows a stale-data banner, /healthz fails."""
+    allowed_origins: tuple[str, ...] = ()
+    """Origins allowed to open the websocket; empty allows any origin."""
+
+
+@dataclass(frozen=True)
 class FloorwatchConfig:
     """A validated configuration: where it came from, the broker, the topics, the core."""
 
@@ -38,3 +67,5 @@ class FloorwatchConfig:
     """``kafka://host:port``; None means the embedded broker."""
     topics: TopicSettings
     core: CoreSettings
+    worker: WorkerSettings = WorkerSettings()
+    gateway: GatewaySettings = GatewaySettings()
