@@ -152,6 +152,37 @@ class AgentTimeline:
                     self._attribute_keys[attribute] = key
                     self.attributes[attribute] = value
 
+    # -- persistence --------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """The whole timeline as plain JSON-able values (see :meth:`restore`)."""
+        return {
+            "watermark_ms": self.watermark_ms,
+            "entries": self.entries,
+            "attributes": self.attributes,
+            "attribute_keys": self._attribute_keys,
+            "newest_attribute_key": self._newest_attribute_key,
+            "day_totals": [
+                [day, [[state, reason, ms] for (state, reason), ms in totals.items()]]
+                for day, totals in self.day_totals.items()
+            ],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load :meth:`to_state` (after a JSON round trip: lists back to tuples)."""
+        self.watermark_ms = state["watermark_ms"]
+        self.entries = [tuple(entry) for entry in state["entries"]]
+        attributes = dict(state["attributes"])
+        if attributes.get("queues") is not None:
+            attributes["queues"] = tuple(attributes["queues"])
+        self.attributes = attributes
+        self._attribute_keys = {k: tuple(v) for k, v in state["attribute_keys"].items()}
+        self._newest_attribute_key = tuple(state["newest_attribute_key"])
+        self.day_totals = {
+            day: {(name, reason): ms for name, reason, ms in totals}
+            for day, totals in state["day_totals"]
+        }
+
     # -- reading ------------------------------------------------------------------------------
 
     @property

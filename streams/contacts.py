@@ -155,6 +155,48 @@ class Leg:
         else:
             getattr(self, attribute).remove(value)
 
+    def contains(self, event: ContactEvent) -> bool:
+        """True when this very event (same id) is already merged, whatever its time."""
+        token = self.merge(event)
+        if token.__class__ is tuple:
+            self.undo(token)
+            return False
+        if token is UNCHANGED:
+            self.outvoted = self.outvoted[:-1]
+            return False
+        return token is REPEATED
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def to_state(self) -> list[Any]:
+        """The leg's facts as plain JSON-able values (see :meth:`from_state`)."""
+        return [
+            list(self.outvoted),
+            *(getattr(self, name) for name in _STATE_SINGLES),
+            *(getattr(self, name) for name in _STATE_MULTIS),
+            self.newest_ms,
+            self.oldest_ms,
+        ]
+
+    @classmethod
+    def from_state(cls, contact_id: str, state: list[Any]) -> Leg:
+        """A leg with the facts of :meth:`to_state` (lists back to tuples); ``summary`` is
+        left empty for the owner to compute."""
+        leg = cls(contact_id)
+        leg.outvoted = tuple(state[0])
+        at = 1
+        for name in _STATE_SINGLES:
+            value = state[at]
+            setattr(leg, name, None if value is None else tuple(value))
+            at += 1
+        for name in _STATE_MULTIS:
+            items = state[at]
+            if items:
+                setattr(leg, name, [tuple(item) for item in items])
+            at += 1
+        leg.newest_ms, leg.oldest_ms = state[at], state[at + 1]
+        return leg
+
     @property
     def queued_ms(self) -> int | None:
         return None if self.queued is None else self.queued[0]
@@ -183,6 +225,7 @@ _SINGLE: Final = {
     "contact.transferred": "transferred",
 }
 _SINGLE_ATTRIBUTES: Final = frozenset(_SINGLE.values())
+_STATE_SINGLES: Final = tuple(_SINGLE.values())
 _DETAIL: Final = {
     "contact.queued": ContactEvent._fields.index("customer_id"),
     "contact.flowed_out": ContactEvent._fields.index("reason"),
@@ -201,6 +244,7 @@ _MULTI: Final = {
     "contact.offered": "offers",
     "contact.missed": "misses",
 }
+_STATE_MULTIS: Final = tuple(_MULTI.values())
 _FACTS: Final[dict[str, tuple[str, int, bool]]] = {
     **{kind: (name, _DETAIL.get(kind, _AGENT_AT), True) for kind, name in _SINGLE.items()},
     **{kind: (name, _DETAIL.get(kind, 0), False) for kind, name in _MULTI.items()},

@@ -43,6 +43,9 @@ class Floor:
         self.duplicates = 0
         self.published: dict[tuple[str, str], dict[str, Any]] = {}
         """Latest record per (queue, interval start): what a compacted topic would hold."""
+        self._unsent: dict[tuple[str, str], dict[str, Any]] = {}
+        """Records changed since the last :meth:`drain_records` (latest per interval),
+        including those collected by housekeeping in between."""
         self._next_housekeeping_ms = -(2**62)
         self._agents_to_prune: set[AgentTimeline] = set()
 
@@ -115,8 +118,8 @@ class Floor:
         return outcome
 
     def expire(self, now_ms: int) -> None:
-        """Housekeeping; publishes interval records first so none is dropped unseen."""
-        self.drain_records()
+        """Housekeeping; collects interval records first so none is dropped unseen."""
+        self._collect_records()
         for state in self.queues.values():
             state.expire(now_ms)
         # only agents holding enough entries have anything to fold away
@@ -125,13 +128,19 @@ class Floor:
         self._agents_to_prune = set()
 
     def drain_records(self) -> list[dict[str, Any]]:
-        """Records changed since the last drain, also kept in :attr:`published`."""
-        out: list[dict[str, Any]] = []
+        """Records changed since the last drain (the latest of each interval), also kept in
+        :attr:`published`."""
+        self._collect_records()
+        out = list(self._unsent.values())
+        self._unsent = {}
+        return out
+
+    def _collect_records(self) -> None:
         for state in self.queues.values():
             for record in state.drain_records():
-                self.published[(record["queue"], record["interval_start"])] = record
-                out.append(record)
-        return out
+                key = (record["queue"], record["interval_start"])
+                self.published[key] = record
+                self._unsent[key] = record
 
     def records(self) -> list[dict[str, Any]]:
         """The latest record of every interval with any contribution, by queue and time."""

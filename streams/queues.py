@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from streams.calendar import MINUTE_MS, SiteCalendar
@@ -43,6 +44,7 @@ from streams.contacts import (
     Summary,
     handle_part,
     queue_parts,
+    summarize,
 )
 from streams.events import TOO_LATE, ContactEvent, Rejection
 from streams.intervals import build_record
@@ -105,6 +107,9 @@ class QueueState:
         """End of the latest interval handed out as final."""
         self._bucket_cache: dict[int, tuple[MinuteBucket, int]] = {}
         """minute → (its bucket, its interval's start); cleared whenever a minute is dropped."""
+        self.changed_legs: set[str] | None = None
+        """When a set (the workers make it one), every contact whose facts changed or whose
+        leg was forgotten is added, so the owner can persist exactly those legs."""
         self.counts: dict[str, int] = {
             DUPLICATE: 0,
             TOO_LATE: 0,
@@ -119,6 +124,10 @@ class QueueState:
         ts = event.ts_ms
         horizon = self.watermark_ms - self._horizon_ms
         if ts < horizon:
+            known = self.legs.get(event.contact_id)
+            if known is not None and known.contains(event):  # a replayed event, not a late one
+                self.counts[DUPLICATE] += 1
+                return DUPLICATE
             self.counts[TOO_LATE] += 1
             return Rejection(
                 TOO_LATE,
@@ -135,6 +144,8 @@ class QueueState:
             self._touched.append((ts, contact_id))
         token = leg.merge(event)
         if token.__class__ is tuple:
+            if self.changed_legs is not None:
+                self.changed_legs.add(contact_id)
             old = leg.summary
             kind = event.type
             if kind in QUEUE_FACTS:
@@ -164,6 +175,9 @@ class QueueState:
                 self._replace(leg, old, new)
         elif token is REPEATED:
             self.counts[DUPLICATE] += 1
+            # a replayed event still moves event time, as it did the first time: state
+            # restored after a crash must see the same watermark at every event as before
+            self.advance_watermark(ts)
             return DUPLICATE
         if ts > leg.newest_ms:
             leg.newest_ms = ts
@@ -309,7 +323,7 @@ class QueueState:
                 if leg is not None:  # touched again: back in the eviction queue
                     touched.append((leg.newest_ms, contact_id))
             elif self._evictable(leg, stale):
-                del legs[contact_id]
+                self._forget(contact_id)
                 lingering.discard(contact_id)
         while touched and touched[0][0] < horizon:
             _, contact_id = touched.popleft()
@@ -319,7 +333,7 @@ class QueueState:
             if leg.newest_ms >= horizon:
                 touched.append((leg.newest_ms, contact_id))  # still fresh: look again later
             elif self._evictable(leg, stale):
-                del legs[contact_id]
+                self._forget(contact_id)
             else:
                 lingering.add(contact_id)
         # keep the rolling windows, and every minute of an interval not yet handed out
@@ -338,8 +352,18 @@ class QueueState:
             if self.calendar.day_end(day) <= horizon:
                 del self.day_final[day]
 
+    def _forget(self, contact_id: str) -> None:
+        del self.legs[contact_id]
+        if self.changed_legs is not None:
+            self.changed_legs.add(contact_id)
+
     def _evictable(self, leg: Leg, stale_ms: int) -> bool:
-        """A leg past the horizon can go once complete, or once silent for too long."""
+        """A leg past the horizon can go once complete, or once silent for too long, and
+        only once every part it contributed lies in an interval handed out as final (so
+        the open intervals can always be rebuilt from the legs still held, see
+        :meth:`restore`)."""
+        if not _parts_before(leg.summary, self._final_until):
+            return False
         if leg.is_complete():
             return True
         if leg.newest_ms < stale_ms:
@@ -347,6 +371,50 @@ class QueueState:
             self.waiting.pop(leg.contact_id, None)
             return True
         return False
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def meta_state(self) -> dict[str, Any]:
+        """Everything of the queue's state that is not in its legs (JSON-able).
+
+        With :meth:`Leg.to_state` of every leg held, it is the whole state: the open
+        intervals are rebuilt from the legs, the final ones are in their day totals.
+        """
+        return {
+            "watermark_ms": self.watermark_ms,
+            "final_until_ms": self._final_until,
+            "day_final": [[day, list(stats.as_tuple())] for day, stats in self.day_final.items()],
+        }
+
+    def restore(self, meta: Mapping[str, Any], legs: Iterable[tuple[str, list[Any]]]) -> None:
+        """Rebuild a fresh queue from :meth:`meta_state` and the legs' states.
+
+        Each leg's parts in intervals not yet final go back into the minute buckets; parts
+        in final intervals are already in the day totals (and can no longer change).
+        """
+        assert not self.legs and not self.minutes, "restore() needs a fresh QueueState"
+        self.watermark_ms = meta["watermark_ms"]
+        self._final_until = final_until = meta["final_until_ms"]
+        self.day_final = {day: QueueStats.from_tuple(values) for day, values in meta["day_final"]}
+        restored = [Leg.from_state(contact_id, state) for contact_id, state in legs]
+        restored.sort(key=lambda leg: leg.newest_ms)
+        for leg in restored:
+            contact_id = leg.contact_id
+            self.legs[contact_id] = leg
+            self._touched.append((leg.newest_ms, contact_id))
+            summary = summarize(
+                leg, self._threshold_ms, self._short_ms, self._orphan_ms, self.watermark_ms
+            )
+            entry, exit_, handle = summary
+            open_parts: Summary = (
+                entry if entry is not None and entry >= final_until else None,
+                exit_ if exit_ is not None and exit_[0] >= final_until else None,
+                handle if handle is not None and handle[0] >= final_until else None,
+            )
+            self._replace(leg, EMPTY_SUMMARY, open_parts)
+            leg.summary = summary
+            if exit_ is not None:
+                self.waiting.pop(contact_id, None)
 
     # -- outputs ------------------------------------------------------------------------------
 
@@ -462,6 +530,15 @@ class QueueState:
             if agent is not None:
                 out[agent] = leg.contact_id
         return out
+
+
+def _parts_before(summary: Summary, end_ms: int) -> bool:
+    entry, exit_, handle = summary
+    return (
+        (entry is None or entry < end_ms)
+        and (exit_ is None or exit_[0] < end_ms)
+        and (handle is None or handle[0] < end_ms)
+    )
 
 
 def _changes_after(old: Summary, new: Summary, horizon_ms: int) -> bool:

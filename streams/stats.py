@@ -106,6 +106,14 @@ class QueueStats:
     def as_tuple(self) -> tuple[int, ...]:
         return tuple(getattr(self, name) for name in sorted(self.__slots__))
 
+    @classmethod
+    def from_tuple(cls, values: Iterable[int]) -> QueueStats:
+        """Inverse of :meth:`as_tuple` (exact; used to persist state)."""
+        stats = cls()
+        for name, value in zip(sorted(cls.__slots__), values, strict=True):
+            setattr(stats, name, value)
+        return stats
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, QueueStats) and self.as_tuple() == other.as_tuple()
 
