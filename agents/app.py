@@ -1,0 +1,137 @@
+"""The Faust app: topics, the state table, the agents and the snapshot timer.
+
+Everything here is wiring; what a batch of events does is :class:`agents.pipeline.Pipeline`.
+
+- ``fold_acd`` consumes ``acd-events`` (contact events keyed by queue, agent events keyed by
+  agent id) in batches, folds them into the worker's partition states and persists the
+  changes to the ``floor-state`` table (its changelog topic has as many partitions as
+  ``acd-events``; a partition's state goes to the same partition number);
+- ``fold_crm`` consumes ``crm-events``: validated and counted (CRM tables come with the CRM
+  KPIs), bad ones dead-lettered;
+- a timer publishes changed queue and agent snapshots to ``floor-snapshots`` every
+  ``worker.snapshot_ms`` and a worker heartbeat every second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+import faust
+from faust.types import TP, TransportT
+
+from agents.pipeline import Pipeline
+from agents.transport import FastFetchTransport
+from config.settings import FloorwatchConfig
+
+log = logging.getLogger(__name__)
+
+APP_ID = "floorwatch"
+STATE_TABLE = "floor-state"
+BATCH_WITHIN_S = 0.005
+"""How long a batch waits for more events once it has one (adds at most this latency)."""
+
+
+class FloorwatchApp(faust.App):
+    """Faust app with the fast-fetch transport (see :mod:`agents.transport`)."""
+
+    fetch_wait_ms: int = 20
+
+    def _new_transport(self) -> TransportT:
+        return FastFetchTransport(self.conf.broker_consumer, self)
+
+
+def broker_address(config: FloorwatchConfig) -> str:
+    if config.broker is None:
+        raise ValueError("no broker configured: set FLOORWATCH_BROKER=kafka://host:port")
+    return config.broker if "://" in config.broker else f"kafka://{config.broker}"
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
+    """The app and the pipeline its agents drive."""
+    worker = config.worker
+    topics = config.topics
+    session = worker.session_timeout_s
+    app = FloorwatchApp(
+        APP_ID,
+        broker=broker_address(config),
+        store="memory://",
+        topic_partitions=topics.partitions,
+        topic_allow_declare=True,
+        processing_guarantee="at_least_once",
+        broker_session_timeout=session,
+        broker_heartbeat_interval=worker.heartbeat_s,
+        broker_request_timeout=max(session * 2, 30),
+        broker_rebalance_timeout=max(session * 2, 30),
+        broker_commit_interval=0.5,
+        consumer_auto_offset_reset="earliest",
+        producer_linger=0.005,
+        stream_wait_empty=False,
+        web_enabled=False,
+        datadir=worker.data_dir,
+        table_standby_replicas=0,
+        logging_config=None,
+    )
+    app.fetch_wait_ms = worker.fetch_wait_ms
+
+    def topic(name: str, **options: Any) -> faust.TopicT:
+        return app.topic(
+            name,
+            partitions=topics.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            **options,
+        )
+
+    acd = topic(topics.acd_events)
+    crm = topic(topics.crm_events)
+    outputs = {
+        "dead_letters": topic(topics.dead_letters),
+        "snapshots": topic(topics.snapshots, compacting=True),
+        "intervals": topic(topics.intervals, compacting=True),
+        "alerts": topic(topics.alerts, compacting=True),
+    }
+    table = app.Table(
+        STATE_TABLE,
+        default=None,
+        partitions=topics.partitions,
+        key_type=bytes,  # raw bytes both ways: the values are orjson documents
+        value_type=bytes,
+    )
+    pipeline = Pipeline(config, table=table, worker_id=worker_id(), **outputs)
+
+    @app.agent(acd)
+    async def fold_acd(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(worker.batch_max, within=BATCH_WITHIN_S):
+            await pipeline.fold_batch(events)
+
+    @app.agent(crm)
+    async def fold_crm(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(worker.batch_max, within=BATCH_WITHIN_S):
+            await pipeline.check_batch(events)
+
+    @table.on_recover
+    async def restore() -> None:
+        await pipeline.restore(_active(app, topics.acd_events))
+
+    @app.timer(interval=worker.snapshot_ms / 1000)
+    async def publish() -> None:
+        await pipeline.publish_snapshots()
+
+    @app.on_partitions_revoked.connect
+    async def revoked(_sender: Any, revoked: set[TP], **_: Any) -> None:
+        pipeline.revoke({tp.partition for tp in revoked if tp.topic == topics.acd_events})
+
+    return app, pipeline
+
+
+def _active(app: faust.App, topic: str) -> set[int]:
+    return {tp.partition for tp in app.consumer.assignment() if tp.topic == topic}
