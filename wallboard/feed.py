@@ -114,11 +114,27 @@ class Feed:
                 position = self._positions.get(partition)
                 if position is not None:
                     consumer.seek(partition, position)
-            self.problem = None
+            # until every partition is read up to where it ended at start, the state mixes
+            # the present with the past: not yet something to show as the current floor
+            behind = {
+                partition: end
+                for partition, end in (await consumer.end_offsets(partitions)).items()
+                if end > self._positions.get(partition, 0)
+            }
             log.info(
-                "gateway feed: consuming %d partitions from %s", len(partitions), self._bootstrap
+                "gateway feed: consuming %d partitions from %s (%d to catch up)",
+                len(partitions),
+                self._bootstrap,
+                len(behind),
             )
             while True:
+                if behind:
+                    self.problem = f"catching up: {len(behind)} partitions not read to the end"
+                    for partition, end in list(behind.items()):
+                        if await consumer.position(partition) >= end:
+                            del behind[partition]
+                if not behind:
+                    self.problem = None
                 batches = await consumer.getmany(timeout_ms=1000)
                 for partition, records in batches.items():
                     kind = self._kinds[partition.topic]

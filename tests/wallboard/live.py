@@ -46,6 +46,14 @@ class Publisher:
         raw = None if value is None else orjson.dumps(value)
         await self._producer.send_and_wait(topic, raw, key=key.encode(), partition=partition)
 
+    async def send_all(self, topic: str, items: list[tuple[str, Any]]) -> None:
+        """Send many records in order without waiting for each (one partition per key)."""
+        sent = [
+            await self._producer.send(topic, orjson.dumps(value), key=key.encode())
+            for key, value in items
+        ]
+        await asyncio.gather(*sent)
+
     async def snapshots(self, records: dict[str, Any]) -> None:
         for key, value in records.items():
             await self.send(self.topics.snapshots, key, value)

@@ -151,6 +151,26 @@ async def test_intervals_api_answers_records_overlapping_the_range(
     )
 
 
+async def test_gateway_reports_healthy_only_once_it_has_read_the_history(
+    config: FloorwatchConfig, publisher: Publisher
+) -> None:
+    await create_topics(config)
+    records = snapshot_records(folded(morning()), NOW, now_ms())
+    await publisher.snapshots(records)
+    await publisher.send(config.topics.snapshots, worker_key("w1"), heartbeat("w1", now_ms()))
+    # the broker never compacts: all versions are read again, over several fetches
+    billing = records[queue_key("billing")]
+    versions = [{**billing, "waiting": n, "published_ms": now_ms()} for n in range(2000)]
+    await publisher.send_all(config.topics.snapshots, [(queue_key("billing"), v) for v in versions])
+    async with Gateway(config, host="127.0.0.1", port=0) as gateway:
+        await healthz_when(gateway, 200)
+        state = await state_of(gateway)
+        assert [(q["queue"], q["waiting"]) for q in state["queues"]] == [
+            ("billing", 1999),
+            ("sales", 0),
+        ]
+
+
 # -- metrics and health -------------------------------------------------------------------------
 
 
