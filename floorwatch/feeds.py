@@ -47,21 +47,25 @@ def parse_speed(text: str) -> float | None:
 
 @dataclass
 class Pace:
-    """When each event is due, in wall-clock epoch ms, for a feed started at ``wall_start_ms``.
+    """When each event of a feed is due, in wall-clock epoch ms.
 
-    The first event time seen becomes the origin: an event ``d`` ms of event time after it
-    is due ``d / speed`` ms after the start. ``speed=None`` makes everything due at once.
+    The first call anchors the pace: its ``now_ms`` is the feed's start, and its event time
+    the origin (unless ``origin_ts_ms`` is given). An event ``d`` ms of event time after the
+    origin is due ``d / speed`` ms after the start. ``speed=None`` makes everything due at
+    once.
     """
 
     speed: float | None
-    wall_start_ms: float
     origin_ts_ms: int | None = None
+    wall_start_ms: float | None = None
 
-    def due_ms(self, ts_ms: int) -> float:
+    def due_ms(self, ts_ms: int, now_ms: float) -> float:
         if self.speed is None:
             return -math.inf
         if self.origin_ts_ms is None:
             self.origin_ts_ms = ts_ms
+        if self.wall_start_ms is None:
+            self.wall_start_ms = now_ms
         return self.wall_start_ms + (ts_ms - self.origin_ts_ms) / self.speed
 
 
@@ -94,12 +98,12 @@ async def simulate_to(
     speed: float | None,
 ) -> FeedStats:
     """Produce the scenario's events in ``[start_ms, end_ms)``, never ahead of the clock."""
-    pace = Pace(speed, _wall_ms(), start_ms)
+    pace = Pace(speed, origin_ts_ms=start_ms)
 
-    def due_ms(event: Mapping[str, Any] | None) -> float:
+    def due_ms(event: Mapping[str, Any] | None, now_ms: float) -> float:
         assert event is not None  # the simulator only makes valid events
         ts_ms: int = event["ts"]
-        return max(pace.due_ms(ts_ms), ts_ms)
+        return max(pace.due_ms(ts_ms, now_ms), ts_ms)
 
     events = (
         (encode(event), event)
@@ -115,11 +119,11 @@ async def replay_to(
 
     Events without a readable time are produced right after the one before them.
     """
-    pace = Pace(speed, _wall_ms())
+    pace = Pace(speed)
 
-    def due_ms(event: Mapping[str, Any] | None) -> float | None:
+    def due_ms(event: Mapping[str, Any] | None, now_ms: float) -> float | None:
         ts_ms = try_parse_ts(event.get("ts")) if event is not None else None
-        return pace.due_ms(ts_ms) if isinstance(ts_ms, int) else None
+        return pace.due_ms(ts_ms, now_ms) if isinstance(ts_ms, int) else None
 
     return await _produce(broker, topics, feed, due_ms)
 
@@ -128,9 +132,10 @@ async def _produce(
     broker: str,
     topics: TopicSettings,
     feed: Feed,
-    due_ms: Callable[[Mapping[str, Any] | None], float | None],
+    due_ms: Callable[[Mapping[str, Any] | None, float], float | None],
 ) -> FeedStats:
-    """Produce ``feed``, each event when ``due_ms`` (None: at once), until done or signalled."""
+    """Produce ``feed``, each event when ``due_ms(event, now_ms)`` says (None: at once), until
+    it ends or a signal stops it. The pace starts with the first event, once connected."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -141,7 +146,7 @@ async def _produce(
         async with EventProducer(broker, topics) as producer:
             queued = 0
             for value, event in feed:
-                due = due_ms(event)
+                due = due_ms(event, _wall_ms())
                 if due is not None and due > _wall_ms():
                     # deliver what is due before waiting for the next one
                     await producer.flush()
