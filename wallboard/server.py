@@ -222,11 +222,13 @@ class Gateway:
             await asyncio.sleep(self._push_every_s)
 
     def _until_stale_check(self) -> float:
-        """Seconds until the state would turn stale without news (capped)."""
-        last = self.hub.freshness(self._clock()).last_update_ms
-        if last is None:
+        """Seconds until fresh state would turn stale without news (capped). Stale state
+        turns fresh only with news, which wakes the broadcaster anyway."""
+        now_ms = self._clock()
+        fresh = self.hub.freshness(now_ms)
+        if fresh.stale or fresh.last_update_ms is None:
             return MAX_STALE_CHECK_S
-        flips_in_s = (last + self.hub.stale_ms - self._clock()) / 1000 + 0.01
+        flips_in_s = (fresh.last_update_ms + self.hub.stale_ms - now_ms) / 1000 + 0.01
         return min(MAX_STALE_CHECK_S, max(0.01, flips_in_s))
 
 

@@ -12,7 +12,7 @@ import orjson
 from streams.calendar import to_epoch_ms
 from streams.events import Event
 from streams.floor import Floor
-from streams.wire import agent_key, interval_key, queue_key, worker_key
+from streams.wire import agent_key, interval_key, queue_key
 from tests.factory import agent_state, at, contact
 
 T0 = at("2024-05-01T09:00:00")
@@ -47,10 +47,6 @@ def snapshot_records(floor: Floor, now_ms: int, published_ms: int) -> dict[str, 
 
 def heartbeat(worker: str, published_ms: int, partitions: Iterable[int] = (0,)) -> dict[str, Any]:
     return {"worker": worker, "published_ms": published_ms, "partitions": list(partitions)}
-
-
-def heartbeat_record(worker: str, published_ms: int) -> tuple[str, dict[str, Any]]:
-    return worker_key(worker), heartbeat(worker, published_ms)
 
 
 def interval_records(floor: Floor) -> dict[str, dict[str, Any]]:

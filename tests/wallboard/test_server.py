@@ -286,6 +286,21 @@ async def test_websocket_sends_the_full_state_then_an_update_within_a_second(
         assert update["version"] > first["version"]
 
 
+async def test_screens_are_told_when_the_state_goes_stale_without_news(
+    config: FloorwatchConfig, publisher: Publisher
+) -> None:
+    config = with_gateway(config, stale_s=0.5)
+    await create_topics(config)
+    gateway = Gateway(config, host="127.0.0.1", port=0)
+    async with gateway, connect(f"ws://127.0.0.1:{gateway.port}/ws") as client:
+        assert (await next_state(client))["stale"] is True  # nothing read yet
+        await publisher.send(config.topics.snapshots, worker_key("w1"), heartbeat("w1", now_ms()))
+        fresh = await state_where(client, lambda s: not s["stale"])
+        stale = await state_where(client, lambda s: s["stale"])
+        assert stale["version"] == fresh["version"]  # time alone made it stale
+        assert stale["stale_reason"].startswith("no snapshot or worker heartbeat for")
+
+
 async def _has_queues(gateway: Gateway, count: int) -> bool:
     return len((await state_of(gateway))["queues"]) == count
 
