@@ -1,10 +1,10 @@
-"""Integration fixtures: one embedded broker per session, fresh topics and a real gateway per
-test, and a producer writing what the workers would."""
+"""Integration fixtures on the shared session broker (tests/conftest.py): fresh topics and a
+real gateway per test, and a producer writing what the workers would."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -18,29 +18,22 @@ from wallboard.server import Gateway
 _runs = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def broker() -> Iterator[str]:
-    """``kafka://127.0.0.1:PORT`` of an embedded broker shared by the session."""
-    with EmbeddedBroker() as embedded:
-        yield embedded.url
-
-
 @pytest.fixture
-def config(broker: str) -> FloorwatchConfig:
-    """A configuration on the session broker with topic names of this test alone."""
-    run = next(_runs)
+def config(broker: EmbeddedBroker) -> FloorwatchConfig:
+    """A configuration on the shared session broker with topic names of this test alone."""
+    prefix = f"wallboard-{next(_runs)}"  # the broker is shared with other test packages
     topics = TopicSettings(
-        acd_events=f"acd-events-{run}",
-        crm_events=f"crm-events-{run}",
-        dead_letters=f"dead-letters-{run}",
-        snapshots=f"floor-snapshots-{run}",
-        intervals=f"floor-intervals-{run}",
-        alerts=f"floor-alerts-{run}",
+        acd_events=f"{prefix}-acd-events",
+        crm_events=f"{prefix}-crm-events",
+        dead_letters=f"{prefix}-dead-letters",
+        snapshots=f"{prefix}-floor-snapshots",
+        intervals=f"{prefix}-floor-intervals",
+        alerts=f"{prefix}-floor-alerts",
         partitions=3,
     )
     return FloorwatchConfig(
         source="<test>",
-        broker=broker,
+        broker=broker.url,
         topics=topics,
         core=CoreSettings(),
         worker=WorkerSettings(snapshot_ms=100),
