@@ -1,0 +1,9 @@
+"""The wallboard gateway: the floor state from the output topics, served on one port.
+
+- :mod:`wallboard.hub` — pure: the latest record per key and the floor state built from them;
+- :mod:`wallboard.api` — plain-HTTP routes (page, REST, /metrics, /healthz) as functions;
+- :mod:`wallboard.metrics` — the Prometheus collector built from the hub at scrape time;
+- :mod:`wallboard.feed` — Kafka: every partition of the output topics into the hub;
+- :mod:`wallboard.server` — the websockets server, the push to screens, ``run``/``serve``;
+- ``static/`` — the page (plain HTML, CSS and JavaScript, no build step).
+"""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -52,7 +52,7 @@ class Reply:
     status: HTTPStatus
     body: bytes
     content_type: str
-    headers: tuple[tuple[str, str], ...] = field(default=())
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def json_reply(status: HTTPStatus, value: Any) -> Reply:
@@ -147,15 +147,17 @@ class Routes:
         self._registry = registry
         self._feed_problem = feed_problem
         self._static = load_static() if static is None else static
-
-    def handle(self, method: str, path: str, query: str) -> Reply:
-        get_routes: dict[str, Callable[[str], Reply]] = {
+        self._get_routes: dict[str, Callable[[str], Reply]] = {
             "/api/state": self._state,
             "/api/intervals": self._intervals,
             "/api/alerts": self._alerts,
             "/metrics": self._metrics,
             "/healthz": self._healthz,
         }
+
+    def handle(self, method: str, path: str, query: str) -> Reply:
+        """The answer to ``method path?query`` (path and query as sent, not yet decoded)."""
+        get_routes = self._get_routes
         page = self._static.get(path)
         if page is not None or path in get_routes:
             if method != "GET":
