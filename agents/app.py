@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
@@ -111,12 +112,12 @@ def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
     @app.agent(acd)
     async def fold_acd(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(worker.batch_max, within=BATCH_WITHIN_S):
-            await pipeline.fold_batch(events)
+            await _or_crash(app, pipeline.fold_batch(events))
 
     @app.agent(crm)
     async def fold_crm(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(worker.batch_max, within=BATCH_WITHIN_S):
-            await pipeline.check_batch(events)
+            await _or_crash(app, pipeline.check_batch(events))
 
     @table.on_recover
     async def restore() -> None:
@@ -128,9 +129,20 @@ def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
 
     @app.on_partitions_revoked.connect
     async def revoked(_sender: Any, revoked: set[TP], **_: Any) -> None:
-        pipeline.revoke({tp.partition for tp in revoked if tp.topic == topics.acd_events})
+        await pipeline.revoke({tp.partition for tp in revoked if tp.topic == topics.acd_events})
 
     return app, pipeline
+
+
+async def _or_crash(app: faust.App, batch: Awaitable[None]) -> None:
+    """A bug must stop the worker (a supervisor restarts it and the state is exact), not
+    leave it running with a dead agent."""
+    try:
+        await batch
+    except Exception as exc:
+        log.exception("batch failed; stopping the worker")
+        await app.crash(exc)
+        raise
 
 
 def _active(app: faust.App, topic: str) -> set[int]:

@@ -10,11 +10,12 @@ Per batch of ``acd-events`` messages (any mix of partitions):
    before the state that says so);
 3. write the state changes to the ``floor-state`` table: the local mirror and the changelog
    partition of the source partition, in the order of
-   :meth:`~streams.partition.PartitionState.changes`.
+   :meth:`~streams.partition.PartitionState.changes`, and wait until the broker has them
+   and the batch's dead letters.
 
-Faust acknowledges the batch's messages after this returns and commits their offsets only
-after the producer has flushed, so the changelog always holds at least what the committed
-offsets account for; anything replayed after a crash is recognised by the legs' facts.
+Faust acknowledges the batch's messages only after this returns, and commits acknowledged
+offsets, so the changelog always holds at least what the committed offsets account for;
+anything replayed after a crash is recognised by the legs' facts.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import faust
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from config.settings import FloorwatchConfig
 from streams.calendar import to_epoch_ms
@@ -39,6 +41,7 @@ from streams.wire import agent_key, interval_key, queue_key, worker_key
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT = "O"
 MISROUTED = "misrouted"
 """Rejection reason of an event whose message key is not its queue / agent id."""
 REFRESH_MS = 5_000
@@ -47,6 +50,11 @@ HEARTBEAT_MS = 1_000
 VOLATILE_QUEUE_FIELDS = ("longest_wait_s",)
 VOLATILE_AGENT_FIELDS = ("time_in_state_s", "occupancy")
 """Fields that change with the clock alone (the page ticks them itself)."""
+
+
+def checkpoint_key(partition: int) -> str:
+    """Table key of a partition's checkpoint: the offset its state accounts for."""
+    return f"{CHECKPOINT}|{partition}"
 
 
 def now_ms() -> int:
@@ -68,7 +76,10 @@ class _StateMirror:
     def _store(self) -> Any:
         return self.table.data
 
-    def write(self, partition: int, key: str, value: Any) -> None:
+    async def write(self, partition: int, key: str, value: Any) -> Awaitable[Any]:
+        """Update the local store and send the change to the changelog; returns the
+        delivery future (Faust's own ``send_changelog`` buffers, and its flush before a
+        commit may return with messages still buffered, so the pipeline waits itself)."""
         store = self._store
         raw_key = key.encode()
         raw_value = None if value is None else orjson.dumps(value)
@@ -78,7 +89,9 @@ class _StateMirror:
         else:
             store.data[raw_key] = raw_value
             store._key_partition[raw_key] = partition
-        self.table.send_changelog(partition, raw_key, raw_value)
+        return await self.table.changelog_topic.send(
+            key=raw_key, value=raw_value, partition=partition
+        )
 
     def records(self, partition: int) -> list[tuple[str, Any]]:
         store = self._store
@@ -108,6 +121,7 @@ class Pipeline:
         self.settings = config.core
         self.processing = config.core.processing
         self.worker_id = worker_id
+        self.bootstrap = config.broker.split("://", 1)[-1] if config.broker else ""
         self.mirror = _StateMirror(table)
         self.dead_letters = dead_letters
         self.snapshots = snapshots
@@ -120,14 +134,15 @@ class Pipeline:
         self._sent: dict[str, tuple[bytes, int]] = {}
         """Snapshot key → (fingerprint of what was sent, when)."""
         self._heartbeat_due_ms = 0
+        self._read_to: dict[int, int] = {}
+        """Offset of the last message folded, per partition (written as the checkpoint)."""
+        self._lock = asyncio.Lock()
+        """Held while a batch is folded and persisted, and while partitions are restored or
+        revoked: a rebalance waits for the batch in flight to be on the broker."""
+        self._undelivered: list[Awaitable[Any]] = []
+        """Sends of the current batch not yet confirmed by the broker."""
         self.on_ready: list[Callable[[], None]] = []
         """Called once, after the first table recovery (the worker is consuming)."""
-
-    def state(self, partition: int) -> PartitionState:
-        state = self.states.get(partition)
-        if state is None:
-            state = self.states[partition] = PartitionState(self.settings)
-        return state
 
     # -- folding ------------------------------------------------------------------------------
 
@@ -140,10 +155,21 @@ class Pipeline:
         )
 
     async def fold_batch(self, events: Sequence[faust.EventT[bytes]]) -> None:
+        async with self._lock:
+            await self._fold_messages([event.message for event in events])
+
+    async def _fold_messages(self, messages: Sequence[Any]) -> None:
+        """Fold Kafka messages (Faust's or aiokafka's: topic, partition, offset, key, value)."""
         now = now_ms()
+        states = self.states
         touched: set[int] = set()
-        for event in events:
-            message = event.message
+        read_to = self._read_to
+        for message in messages:
+            state = states.get(message.partition)
+            if state is None:
+                continue  # revoked while buffered: its new owner replays it
+            read_to[message.partition] = message.offset
+            touched.add(message.partition)
             parsed = self._parse(message, now)
             if isinstance(parsed, Rejection):
                 await self._dead_letter(message, parsed)
@@ -163,9 +189,7 @@ class Pipeline:
                     ),
                 )
                 continue
-            partition = message.partition
-            outcome = self.state(partition).apply(parsed)
-            touched.add(partition)
+            outcome = state.apply(parsed)
             if isinstance(outcome, Rejection):
                 await self._dead_letter(message, outcome)
             elif outcome is DUPLICATE:
@@ -183,13 +207,25 @@ class Pipeline:
                 await self._dead_letter(event.message, parsed)
             else:
                 self.consumed[parsed.type] += 1
+        pending, self._undelivered = self._undelivered, []
+        if pending:
+            await asyncio.gather(*pending)
 
     async def _persist(self, partitions: Iterable[int]) -> None:
+        """Records first, then the state; returns once the broker has all of it (and the
+        batch's dead letters), so the offsets Faust commits next are covered."""
         partitions = sorted(partitions)
         await self._publish_records(partitions)
+        pending = self._undelivered
         for partition in partitions:
             for key, value in self.states[partition].changes():
-                self.mirror.write(partition, key, value)
+                pending.append(await self.mirror.write(partition, key, value))
+            # last: the state written before it accounts for every message up to here
+            offset = {"offset": self._read_to[partition]}
+            pending.append(await self.mirror.write(partition, checkpoint_key(partition), offset))
+        self._undelivered = []
+        if pending:
+            await asyncio.gather(*pending)
 
     async def _publish_records(self, partitions: Iterable[int]) -> None:
         pending = []
@@ -214,27 +250,67 @@ class Pipeline:
             ("floorwatch.partition", str(message.partition).encode()),
             ("floorwatch.offset", str(message.offset).encode()),
         ]
-        await self.dead_letters.send(key=message.key, value=message.value, headers=headers)
+        self._undelivered.append(
+            await self.dead_letters.send(key=message.key, value=message.value, headers=headers)
+        )
 
     # -- rebalancing --------------------------------------------------------------------------
 
     async def restore(self, active: set[int]) -> None:
         """After table recovery: build the state of every newly assigned partition."""
+        async with self._lock:
+            await self._restore(active)
+
+    async def _restore(self, active: set[int]) -> None:
         restored = []
         for partition in sorted(active - self.states.keys()):
+            records = self.mirror.records(partition)
+            checkpoint = dict(records).get(checkpoint_key(partition))
             state = self.states[partition] = PartitionState(self.settings)
-            state.restore(self.mirror.records(partition))
+            state.restore(records)
+            self._read_to[partition] = -1 if checkpoint is None else checkpoint["offset"]
             restored.append(partition)
         if restored:
             log.info("restored partitions %s", restored)
             await self._publish_records(restored)  # open intervals, as rebuilt
+            for partition in restored:
+                await self._catch_up(partition)
+
+    async def _catch_up(self, partition: int) -> None:
+        """Fold what the partition holds after the state's checkpoint.
+
+        Faust resumes from the group's committed offset, which can be ahead of the state
+        (offsets of a batch cut short by a rebalance may be committed by the old owner).
+        The state's own checkpoint decides: everything after it is read here, in order;
+        what Faust then delivers again is recognised as duplicates.
+        """
+        topic = self.config.topics.acd_events
+        tp = TopicPartition(topic, partition)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
+        )
+        await consumer.start()
+        try:
+            consumer.assign([tp])
+            end = (await consumer.end_offsets([tp]))[tp]
+            consumer.seek(tp, self._read_to[partition] + 1)
+            while await consumer.position(tp) < end:
+                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
+                await self._fold_messages(batch.get(tp, []))
+        finally:
+            await consumer.stop()
+
         callbacks, self.on_ready = self.on_ready, []
         for callback in callbacks:
             callback()
 
-    def revoke(self, partitions: set[int]) -> None:
-        for partition in partitions:
-            self.states.pop(partition, None)
+    async def revoke(self, partitions: set[int]) -> None:
+        """Forget revoked partitions, once the batch in flight is on the broker."""
+        async with self._lock:
+            for partition in partitions:
+                self.states.pop(partition, None)
 
     # -- snapshots ----------------------------------------------------------------------------
 
