@@ -58,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError) as error:
         print(f"{PROGRAM} {args.command}: {error}", file=sys.stderr)
         return 2
+    except BrokerError as error:
+        print(f"{PROGRAM} {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -66,11 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _broker(args: argparse.Namespace) -> int:
     config = load_config()
     with processes.stop_on_signals() as stop:
-        try:
-            broker = EmbeddedBroker(args.port).start()
-        except BrokerError as error:
-            print(f"{PROGRAM} broker: {error}", file=sys.stderr)
-            return 1
+        broker = EmbeddedBroker(args.port).start()
         try:
             asyncio.run(ensure_topics(broker.url, config.topics))
             print(broker.url, flush=True)
@@ -85,7 +84,7 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    config = _config_with_broker()
+    config, _ = _config_with_broker()
     # imported here: only this command needs the Faust layer (and its start-up time)
     from agents.worker import run  # noqa: PLC0415
 
@@ -93,7 +92,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _gateway(args: argparse.Namespace) -> int:
-    config = _config_with_broker()
+    config, _ = _config_with_broker()
     from wallboard.server import run  # noqa: PLC0415 - only this command needs it
 
     host = args.host or config.gateway.host
@@ -102,8 +101,7 @@ def _gateway(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    config = _config_with_broker()
-    assert config.broker is not None
+    config, broker = _config_with_broker()
     start_ms = args.start if args.start is not None else int(time.time() * 1000)
     end_ms = start_ms + (int(args.duration * 1000) if args.duration else _FOREVER_MS)
     speed_text = "max" if args.speed is None else f"{args.speed:g}x"
@@ -113,11 +111,11 @@ def _simulate(args: argparse.Namespace) -> int:
         _iso(start_ms),
         args.seed,
         speed_text,
-        config.broker,
+        broker,
     )
     stats = asyncio.run(
         simulate_to(
-            config.broker,
+            broker,
             config.topics,
             scenario_for_rate(args.rate),
             seed=args.seed,
@@ -131,13 +129,12 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    config = _config_with_broker()
-    assert config.broker is not None
+    config, broker = _config_with_broker()
     path: Path = args.file
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     feed = FORMATS[args.format](path)
-    stats = asyncio.run(replay_to(config.broker, config.topics, feed, speed=args.speed))
+    stats = asyncio.run(replay_to(broker, config.topics, feed, speed=args.speed))
     print(stats.summary(f"{PROGRAM} replay {path}"), file=sys.stderr)
     return 0
 
@@ -160,14 +157,15 @@ def _demo(args: argparse.Namespace) -> int:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _config_with_broker() -> FloorwatchConfig:
+def _config_with_broker() -> tuple[FloorwatchConfig, str]:
+    """The configuration and its broker URL; UsageError if it names no broker."""
     config = load_config()
     if config.broker is None:
         raise UsageError(
             f"no broker configured: set {BROKER_VARIABLE}=kafka://host:port (or `broker:` in "
             f"the configuration file), or run `{PROGRAM} demo` for an embedded one"
         )
-    return config
+    return config, config.broker
 
 
 def _count(items: Sized, noun: str) -> str:

@@ -41,7 +41,7 @@ def run_demo(config: FloorwatchConfig, *, port: int, rate: float) -> int:
             if url is None:
                 broker = EmbeddedBroker().start()
                 url = broker.url
-                log.info("demo: embedded broker at %s", url)
+                log.info("embedded broker at %s", url)
             asyncio.run(ensure_topics(url, config.topics))
             if stop.is_set():
                 return 0
@@ -49,19 +49,19 @@ def run_demo(config: FloorwatchConfig, *, port: int, rate: float) -> int:
             for name, args in (
                 ("worker", ["worker"]),
                 ("gateway", ["gateway", "--port", str(port)]),
-                ("simulator", ["simulate", "--rate", str(rate)]),
+                ("simulator", ["simulate", "--rate", f"{rate:g}"]),
             ):
                 command = [sys.executable, "-m", "floorwatch", *args]
                 children[name] = processes.spawn(command, env=env)
-                log.info("demo: %s started (pid %d)", name, children[name].pid)
+                log.info("%s started (pid %d)", name, children[name].pid)
             return _supervise(stop, children, broker, _gateway_host(config), port)
         finally:
             if children:
-                log.info("demo: stopping %s", ", ".join(children))
+                log.info("stopping %s", ", ".join(children))
                 processes.stop_all(list(children.values()), _STOP_TIMEOUT_S)
             if broker is not None:
                 broker.stop()
-            log.info("demo: stopped")
+            log.info("stopped")
 
 
 def _supervise(
@@ -76,10 +76,10 @@ def _supervise(
         for name, child in children.items():
             code = child.poll()
             if code is not None:
-                log.error("demo: %s (pid %d) exited with code %d", name, child.pid, code)
+                log.error("%s (pid %d) exited with code %d", name, child.pid, code)
                 return 1
         if broker is not None and broker.poll() is not None:
-            log.error("demo: embedded broker exited with code %s", broker.poll())
+            log.error("embedded broker exited with code %s", broker.poll())
             return 1
         if not announced and _listens(host, port):
             print(f"wallboard: http://{host}:{port}/", flush=True)

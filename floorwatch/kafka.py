@@ -124,12 +124,13 @@ class EventProducer:
         async with EventProducer(broker, config.topics) as producer:
             for line in lines:
                 await producer.send(line)
-            await producer.flush()
+        # leaving the block flushed: the broker has every line
 
-    :meth:`send` only queues a full batch; :meth:`flush` sends what is left and waits until
-    the broker has every message. Acks from the leader only and no idempotence: the
-    embedded broker rejects the InitProducerId an idempotent producer needs.
-    The topics must exist (:func:`ensure_topics`) before :meth:`start`.
+    :meth:`send` only queues (and sends batches as they fill); :meth:`flush` sends what is
+    left and waits until the broker has acknowledged every message. Acks come from the
+    leader only and there is no idempotence: the embedded broker rejects the InitProducerId
+    an idempotent producer needs. The topics must exist (:func:`ensure_topics`) before
+    :meth:`start`.
     """
 
     def __init__(self, broker: str, topics: TopicSettings, *, batch_bytes: int = _BATCH_BYTES):
@@ -158,6 +159,7 @@ class EventProducer:
     async def start(self) -> None:
         await self._producer.start()
         for topic in self._topics.values():
+            # sorted ids, as the partitioner of a plain send() sees them
             self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
 
     async def stop(self) -> None:
