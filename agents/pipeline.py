@@ -134,6 +134,8 @@ class Pipeline:
         self._sent: dict[str, tuple[bytes, int]] = {}
         """Snapshot key → (fingerprint of what was sent, when)."""
         self._heartbeat_due_ms = 0
+        self._agent_markers: dict[str, tuple[Any, int]] = {}
+        """Agent snapshot key → (last entry and attributes when its row was built, when)."""
         self._read_to: dict[int, int] = {}
         """Offset of the last message folded, per partition (written as the checkpoint)."""
         self._lock = asyncio.Lock()
@@ -315,13 +317,22 @@ class Pipeline:
     # -- snapshots ----------------------------------------------------------------------------
 
     async def publish_snapshots(self) -> None:
+        """Changed queue views and agent rows; unchanged ones every :data:`REFRESH_MS`."""
         now = now_ms()
         for state in list(self.states.values()):
-            view = state.snapshot(now)
-            for queue in view["queues"]:
-                await self._offer(queue_key(queue["queue"]), queue, VOLATILE_QUEUE_FIELDS, now)
-            for row in view["agents"]:
-                await self._offer(agent_key(row["agent_id"]), row, VOLATILE_AGENT_FIELDS, now)
+            for name in list(state.queues):
+                view = state.queue_view(name, now)
+                await self._offer(queue_key(name), view, VOLATILE_QUEUE_FIELDS, now)
+            for agent_id, timeline in list(state.agents.items()):
+                key = agent_key(agent_id)
+                last = timeline.entries[-1] if timeline.entries else None
+                marker = (last, tuple(timeline.attributes.items()))
+                sent = self._agent_markers.get(key)
+                if sent is not None and sent[0] == marker and now - sent[1] < REFRESH_MS:
+                    continue  # nothing but the clock moved: the page ticks time in state
+                self._agent_markers[key] = (marker, now)
+                row = state.agent_row(agent_id, now)
+                await self._offer(key, row, VOLATILE_AGENT_FIELDS, now)
         if now >= self._heartbeat_due_ms:
             self._heartbeat_due_ms = now + HEARTBEAT_MS
             await self.snapshots.send(

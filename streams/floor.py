@@ -150,20 +150,23 @@ class Floor:
             key=lambda r: (r["queue"], datetime.fromisoformat(r["interval_start"])),
         )
 
-    def snapshot(self, now_ms: int) -> dict[str, Any]:
+    def queue_view(self, name: str, now_ms: int) -> dict[str, Any]:
+        return queue_view(self.queues[name], now_ms, self.processing.rolling_windows_min)
+
+    def agent_row(self, agent_id: str, now_ms: int) -> dict[str, Any]:
+        """The agent's board row with occupancy over the same windows as the queues."""
+        timeline = self.agents[agent_id]
         rolling = self.processing.rolling_windows_min
-        views = [queue_view(self.queues[name], now_ms, rolling) for name in sorted(self.queues)]
-        labels = [INTERVAL, *(rolling_label(m) for m in rolling), DAY]
         interval_min = self.settings.queue_defaults.interval_min
-        rows = []
-        for agent_id in sorted(self.agents):
-            timeline = self.agents[agent_id]
-            start = timeline.calendar.interval_start(now_ms, interval_min)
-            bounds = [(INTERVAL, start, now_ms)]
-            bounds += [(rolling_label(m), now_ms - m * MINUTE_MS, now_ms) for m in rolling]
-            bounds.append((DAY, 0, now_ms))
-            assert [b[0] for b in bounds] == labels
-            rows.append(timeline.snapshot(now_ms, bounds))
+        start = timeline.calendar.interval_start(now_ms, interval_min)
+        bounds = [(INTERVAL, start, now_ms)]
+        bounds += [(rolling_label(m), now_ms - m * MINUTE_MS, now_ms) for m in rolling]
+        bounds.append((DAY, 0, now_ms))
+        return timeline.snapshot(now_ms, bounds)
+
+    def snapshot(self, now_ms: int) -> dict[str, Any]:
+        views = [self.queue_view(name, now_ms) for name in sorted(self.queues)]
+        rows = [self.agent_row(agent_id, now_ms) for agent_id in sorted(self.agents)]
         return floor_view(views, rows, now_ms)
 
 
