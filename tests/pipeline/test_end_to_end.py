@@ -404,6 +404,20 @@ def test_every_rejection_is_dead_lettered_and_changes_nothing(
         assert int(headers["floorwatch.partition"]) in range(config.topics.partitions), headers
     assert letters[misrouted].key == b"sales"
 
+    counted = {reason: 1 for reason in bad}
+    rejected: dict[str, int] = {}
+
+    def heartbeat_counts_them() -> bool:
+        workers = stack.get("/api/state")["workers"]
+        rejected.clear()
+        rejected.update(workers[0]["rejected"] if workers else {})
+        return rejected == counted
+
+    try:
+        wait_until(heartbeat_counts_them, timeout_s=10, what="the heartbeat to count rejections")
+    except AssertionError as error:
+        raise AssertionError(f"{error}: {rejected} != {counted}") from None
+
     expected = core_records(config, valid)
     wait_for_equal(
         lambda: latest_intervals(broker, config),
