@@ -154,4 +154,3 @@ def wait_until(condition: Any, timeout_s: float, what: str, interval_s: float = 
 def embedded_broker() -> Iterator[EmbeddedBroker]:
     with EmbeddedBroker() as broker:
         yield broker
-

@@ -71,8 +71,12 @@ def wait_for_records(broker: EmbeddedBroker, config: Any, expected: dict[str, An
         missing = sorted(expected.keys() - seen.keys())[:5]
         extra = sorted(seen.keys() - expected.keys())[:5]
         differ = [k for k in expected.keys() & seen.keys() if expected[k] != seen[k]][:3]
-        detail = {k: {f: (seen[k][f], expected[k][f]) for f in expected[k]
-                      if seen[k][f] != expected[k][f]} for k in differ}
+        detail = {
+            k: {
+                f: (seen[k][f], expected[k][f]) for f in expected[k] if seen[k][f] != expected[k][f]
+            }
+            for k in differ
+        }
         raise AssertionError(f"missing {missing}, extra {extra}, differing {detail}") from None
 
 
