@@ -21,15 +21,15 @@ from typing import Any
 
 import orjson
 
+from agents.worker import GC_THRESHOLD
 from streams.calendar import to_epoch_ms
 from streams.events import Event, Rejection, parse_event
 from streams.floor import Floor
 from streams.simulation import core_settings, default_scenario, simulate
 
 TARGET_EVENTS_PER_S = 150_000
-WORKER_GC_THRESHOLD = (100_000, 50, 100)
-"""The generation-0 threshold the worker runs with: the fold allocates many short-lived
-tuples, and the default (700) spends a third of the time in the collector."""
+WORKER_GC_THRESHOLD = GC_THRESHOLD
+"""The collector thresholds ``floorwatch worker`` runs with (agents.worker.GC_THRESHOLD)."""
 
 
 def generate(scale: float, seed: int, hours: float) -> list[bytes]:
