@@ -32,6 +32,7 @@ check: lint types test ## lint + types + tests
 
 bench: $(STAMP) ## benchmarks, printing measured figures side by side
 	$(PY) -m benchmarks.core_fold
+	$(PY) -m benchmarks.pipeline
 
 demo: $(STAMP) ## run the whole stack locally (embedded broker, worker, gateway, simulator)
 	$(VENV)/bin/floorwatch demo
