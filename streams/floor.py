@@ -20,6 +20,7 @@ from streams.events import (
     Rejection,
     parse_event,
 )
+from streams.intervals import is_empty_record
 from streams.queues import ACCEPTED, DUPLICATE, Outcome, QueueState
 from streams.settings import DEFAULT_SITE, CoreSettings
 from streams.snapshot import DAY, INTERVAL, floor_view, queue_view, rolling_label
@@ -146,7 +147,7 @@ class Floor:
         """The latest record of every interval with any contribution, by queue and time."""
         self.drain_records()
         return sorted(
-            (r for r in self.published.values() if not _is_empty(r)),
+            (r for r in self.published.values() if not is_empty_record(r)),
             key=lambda r: (r["queue"], datetime.fromisoformat(r["interval_start"])),
         )
 
@@ -168,10 +169,3 @@ class Floor:
         views = [self.queue_view(name, now_ms) for name in sorted(self.queues)]
         rows = [self.agent_row(agent_id, now_ms) for agent_id in sorted(self.agents)]
         return floor_view(views, rows, now_ms)
-
-
-def _is_empty(record: dict[str, Any]) -> bool:
-    return not any(
-        record[name]
-        for name in ("offered", "answered", "abandoned", "short_abandoned", "flowed_out", "handled")
-    )

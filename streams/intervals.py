@@ -118,3 +118,11 @@ def merge_records(
 def _common(items: list[Mapping[str, Any]], key: str) -> Any:
     values = {item[key] for item in items}
     return values.pop() if len(values) == 1 else None
+
+
+def is_empty_record(record: Mapping[str, Any]) -> bool:
+    """True when no contact contributed to the record (nothing offered, left or handled)."""
+    return not any(
+        record[name]
+        for name in ("offered", "answered", "abandoned", "short_abandoned", "flowed_out", "handled")
+    )

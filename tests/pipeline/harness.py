@@ -23,6 +23,7 @@ from floorwatch.broker import EmbeddedBroker
 from floorwatch.kafka import EventProducer, ensure_topics
 from floorwatch.processes import spawn, stop
 from streams.calendar import to_epoch_ms
+from streams.intervals import is_empty_record
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -123,14 +124,7 @@ def latest_intervals(broker: EmbeddedBroker, config: FloorwatchConfig) -> dict[s
     latest: dict[str, Any] = {}
     for message in read_topic(broker, config.topics.intervals, config.topics.partitions):
         latest[message.key.decode()] = orjson.loads(message.value)
-    return {key: record for key, record in latest.items() if not is_empty(record)}
-
-
-def is_empty(record: Mapping[str, Any]) -> bool:
-    return not any(
-        record[name]
-        for name in ("offered", "answered", "abandoned", "short_abandoned", "flowed_out", "handled")
-    )
+    return {key: record for key, record in latest.items() if not is_empty_record(record)}
 
 
 def keyed(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -37,12 +37,12 @@ from floorwatch.broker import EmbeddedBroker
 from floorwatch.kafka import EventProducer, ensure_topics
 from floorwatch.processes import spawn
 from streams.floor import Floor
+from streams.intervals import is_empty_record
 from tests.anonymous_bank import TIMEZONE, contract_events
 from tests.pipeline.harness import (
     Process,
     config_for,
     environment,
-    is_empty,
     keyed,
     latest_intervals,
     produce,
@@ -320,7 +320,7 @@ def test_replayed_anonymous_bank_day_gives_the_cores_interval_records(
 
     def served() -> dict[str, Any]:
         records = stack.get("/api/intervals")["intervals"]
-        return keyed(r for r in records if not is_empty(r))
+        return keyed(r for r in records if not is_empty_record(r))
 
     started = time.monotonic()
     wait_for_equal(served, expected, "/api/intervals to equal the core's records", timeout_s=90)
