@@ -5,7 +5,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test check lint types bench demo clean
+.PHONY: help venv system test check lint types bench demo clean
+DEBIAN_PACKAGES := chromium prometheus
+# what each package provides on PATH (checked before installing anything)
+DEBIAN_COMMANDS := chromium promtool prometheus
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,7 +21,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create or update the virtual environment (.venv)
 
-test: $(STAMP) ## run the test suite (what CI runs)
+system: ## install the Debian packages the tests need (chromium, prometheus) when missing
+	@missing=""; for c in $(DEBIAN_COMMANDS); do command -v $$c >/dev/null || missing=yes; done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES); \
+	fi
+
+test: $(STAMP) system ## run the test suite (what CI runs)
 	$(PY) -m pytest -q
 
 lint: $(STAMP) ## ruff lint and format check
