@@ -139,6 +139,7 @@ def _read_worker(section: Section) -> WorkerSettings:
             "session_timeout_s", checks.integer(2, 300), default.session_timeout_s
         ),
         heartbeat_s=section.get("heartbeat_s", checks.integer(1, 100), default.heartbeat_s),
+        persist_ms=section.get("persist_ms", checks.integer(10, 60_000), default.persist_ms),
         batch_max=section.get("batch_max", checks.integer(1, 100_000), default.batch_max),
         data_dir=section.get("data_dir", checks.text, default.data_dir),
     )

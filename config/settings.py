@@ -39,8 +39,12 @@ class WorkerSettings:
     session_timeout_s: int = 6
     """Consumer group session timeout; joins and failover take about this long."""
     heartbeat_s: int = 1
+    persist_ms: int = 100
+    """Folded state is written to the changelog this often (and the interval records that
+    changed published before it): what a crash replays is at most this much."""
     batch_max: int = 2000
-    """At most this many events are folded, then persisted, as one batch."""
+    """Events folded but not yet persisted that make the worker persist at once (and
+    pause consuming until the broker has the state)."""
     data_dir: str = ".floorwatch"
     """Directory for the worker's local files (Faust data directory)."""
 
