@@ -3,9 +3,10 @@
 Everything here is wiring; what a batch of events does is :class:`agents.pipeline.Pipeline`.
 
 - ``fold_acd`` consumes ``acd-events`` (contact events keyed by queue, agent events keyed by
-  agent id) in batches, folds them into the worker's partition states and persists the
-  changes to the ``floor-state`` table (its changelog topic has as many partitions as
-  ``acd-events``; a partition's state goes to the same partition number);
+  agent id) in batches and folds them into the worker's partition states;
+- a timer persists what was folded to the ``floor-state`` table every ``worker.persist_ms``
+  (its changelog topic has as many partitions as ``acd-events``; a partition's state goes to
+  the same partition number);
 - ``fold_crm`` consumes ``crm-events``: validated and counted (CRM tables come with the CRM
   KPIs), bad ones dead-lettered;
 - a timer publishes changed queue and agent snapshots to ``floor-snapshots`` every
@@ -39,9 +40,18 @@ class FloorwatchApp(faust.App):
     """Faust app with the fast-fetch transport (see :mod:`agents.transport`)."""
 
     fetch_wait_ms: int = 20
+    pipeline: Pipeline | None = None
 
     def _new_transport(self) -> TransportT:
         return FastFetchTransport(self.conf.broker_consumer, self)
+
+    def resume_positions(self) -> dict[TP, int]:
+        """Where restored partitions resume (read by the transport after Faust's seek to the
+        committed offsets): their state's checkpoint decides, not the group's commit."""
+        if self.pipeline is None:
+            return {}
+        topic = self.pipeline.topics.acd_events
+        return {TP(topic, p): offset for p, offset in self.pipeline.resume_positions().items()}
 
 
 def broker_address(config: FloorwatchConfig) -> str:
@@ -94,12 +104,6 @@ def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
 
     acd = topic(topics.acd_events)
     crm = topic(topics.crm_events)
-    outputs = {
-        "dead_letters": topic(topics.dead_letters),
-        "snapshots": topic(topics.snapshots, compacting=True),
-        "intervals": topic(topics.intervals, compacting=True),
-        "alerts": topic(topics.alerts, compacting=True),
-    }
     table = app.Table(
         STATE_TABLE,
         default=None,
@@ -107,7 +111,7 @@ def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
         key_type=bytes,  # raw bytes both ways: the values are orjson documents
         value_type=bytes,
     )
-    pipeline = Pipeline(config, table=table, worker_id=worker_id(), **outputs)
+    pipeline = app.pipeline = Pipeline(config, table=table, worker_id=worker_id())
 
     @app.agent(acd)
     async def fold_acd(stream: faust.StreamT[bytes]) -> None:
@@ -123,9 +127,17 @@ def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
     async def restore() -> None:
         await pipeline.restore(_active(app, topics.acd_events))
 
+    @app.timer(interval=worker.persist_ms / 1000)
+    async def persist() -> None:
+        await _or_crash(app, pipeline.persist())
+
     @app.timer(interval=worker.snapshot_ms / 1000)
     async def publish() -> None:
-        await pipeline.publish_snapshots()
+        await _or_crash(app, pipeline.publish_snapshots())
+
+    @app.on_before_shutdown.connect
+    async def close(_sender: Any, **_: Any) -> None:
+        await pipeline.close()
 
     @app.on_partitions_revoked.connect
     async def revoked(_sender: Any, revoked: set[TP], **_: Any) -> None:

@@ -1,21 +1,28 @@
-"""What the agents do with a batch of events; the only code between Faust and the core.
+"""What the agents do with events; the only code between Faust and the core.
 
-Per batch of ``acd-events`` messages (any mix of partitions):
+Folding and persisting are separate steps, so a worker's cost per event is the fold and
+not a round trip to the broker:
 
-1. parse and validate each message, check it is keyed as DESIGN.md says (queue / agent
-   id), and fold it into the :class:`~streams.partition.PartitionState` of its partition;
-   rejects go to ``dead-letters`` with the reason;
-2. publish the interval records that changed to ``floor-intervals`` and wait until the
-   broker has them (a record handed out as final is never sent again, so it must be out
-   before the state that says so);
-3. write the state changes to the ``floor-state`` table: the local mirror and the changelog
-   partition of the source partition, in the order of
-   :meth:`~streams.partition.PartitionState.changes`, and wait until the broker has them
-   and the batch's dead letters.
+- **fold** (per batch Faust hands an agent, no I/O): parse and validate each message, check
+  it is keyed as DESIGN.md says (queue / agent id), fold it into the
+  :class:`~streams.partition.PartitionState` of its partition and note the offset; rejects
+  are queued for ``dead-letters`` with the reason. Queues whose snapshot has not been sent
+  for a cadence are published at once (leading edge), the others wait for the timer.
+- **persist** (every ``worker.persist_ms``, or at once when ``worker.batch_max`` events are
+  waiting): under one lock, take everything folded since the last persist in one step, then
+  (1) send the dead letters and the interval records that changed, and wait until the broker
+  has them (a record handed out as final is never sent again, so it must be out before the
+  state that says so); (2) send the state changes to the ``floor-state`` changelog partition
+  of their source partition, in the order of :meth:`~streams.partition.PartitionState.changes`,
+  ending with the partition's checkpoint (the offset the state accounts for), and wait.
 
-Faust acknowledges the batch's messages only after this returns, and commits acknowledged
-offsets, so the changelog always holds at least what the committed offsets account for;
-anything replayed after a crash is recognised by the legs' facts.
+The state, not the consumer group, says where a partition resumes: after a restart or a
+rebalance the worker rebuilds the partition from its changelog and makes Faust's consumer
+resume right after the checkpoint (:meth:`Pipeline.resume_positions`, applied by
+:mod:`agents.transport`). Whatever Faust committed meanwhile does not matter: events
+delivered twice are recognised by the legs' facts, and no event after the checkpoint can be
+skipped. The worker writes with its own aiokafka producer (Faust's per-message producer path
+costs more than the fold), and stops it only after a last persist.
 """
 
 from __future__ import annotations
@@ -24,19 +31,19 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import faust
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from config.settings import FloorwatchConfig
 from streams.calendar import to_epoch_ms
-from streams.events import Event, Rejection, parse_event
+from streams.events import ContactEvent, Event, Rejection, parse_event
 from streams.partition import PartitionState, event_owner
-from streams.queues import DUPLICATE
+from streams.queues import ACCEPTED, DUPLICATE
 from streams.wire import agent_key, interval_key, queue_key, worker_key
 
 log = logging.getLogger(__name__)
@@ -50,6 +57,9 @@ HEARTBEAT_MS = 1_000
 VOLATILE_QUEUE_FIELDS = ("longest_wait_s",)
 VOLATILE_AGENT_FIELDS = ("time_in_state_s", "occupancy")
 """Fields that change with the clock alone (the page ticks them itself)."""
+PRODUCER_LINGER_MS = 2
+
+Headers = list[tuple[str, bytes]]
 
 
 def checkpoint_key(partition: int) -> str:
@@ -73,25 +83,26 @@ class _StateMirror:
         self.table = table
 
     @property
+    def topic(self) -> str:
+        name: str = self.table.changelog_topic.get_topic_name()
+        return name
+
+    @property
     def _store(self) -> Any:
         return self.table.data
 
-    async def write(self, partition: int, key: str, value: Any) -> Awaitable[Any]:
-        """Update the local store and send the change to the changelog; returns the
-        delivery future (Faust's own ``send_changelog`` buffers, and its flush before a
-        commit may return with messages still buffered, so the pipeline waits itself)."""
+    def put(self, partition: int, key: str, value: Any) -> tuple[bytes, bytes | None]:
+        """Update the local store; returns the changelog record (key, value or tombstone)."""
         store = self._store
         raw_key = key.encode()
-        raw_value = None if value is None else orjson.dumps(value)
-        if raw_value is None:
+        if value is None:
             store.data.pop(raw_key, None)
             store._key_partition.pop(raw_key, None)
-        else:
-            store.data[raw_key] = raw_value
-            store._key_partition[raw_key] = partition
-        return await self.table.changelog_topic.send(
-            key=raw_key, value=raw_value, partition=partition
-        )
+            return raw_key, None
+        raw_value = orjson.dumps(value)
+        store.data[raw_key] = raw_value
+        store._key_partition[raw_key] = partition
+        return raw_key, raw_value
 
     def records(self, partition: int) -> list[tuple[str, Any]]:
         store = self._store
@@ -104,47 +115,74 @@ class _StateMirror:
 
 
 class Pipeline:
-    """The worker's partition states and everything it publishes."""
+    """The worker's partition states, how they are persisted and everything it publishes."""
 
-    def __init__(
-        self,
-        config: FloorwatchConfig,
-        *,
-        table: faust.Table,
-        worker_id: str,
-        dead_letters: faust.TopicT,
-        snapshots: faust.TopicT,
-        intervals: faust.TopicT,
-        alerts: faust.TopicT,
-    ) -> None:
+    def __init__(self, config: FloorwatchConfig, *, table: faust.Table, worker_id: str) -> None:
         self.config = config
         self.settings = config.core
         self.processing = config.core.processing
+        self.topics = config.topics
+        self.worker = config.worker
         self.worker_id = worker_id
         self.bootstrap = config.broker.split("://", 1)[-1] if config.broker else ""
         self.mirror = _StateMirror(table)
-        self.dead_letters = dead_letters
-        self.snapshots = snapshots
-        self.intervals = intervals
-        self.alerts = alerts
         self.states: dict[int, PartitionState] = {}
         self.consumed: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
         self.duplicates = 0
-        self._sent: dict[str, tuple[bytes, int]] = {}
-        """Snapshot key → (fingerprint of what was sent, when)."""
-        self._heartbeat_due_ms = 0
-        self._agent_markers: dict[str, tuple[Any, int]] = {}
-        """Agent snapshot key → (last entry and attributes when its row was built, when)."""
-        self._read_to: dict[int, int] = {}
-        """Offset of the last message folded, per partition (written as the checkpoint)."""
-        self._lock = asyncio.Lock()
-        """Held while a batch is folded and persisted, and while partitions are restored or
-        revoked: a rebalance waits for the batch in flight to be on the broker."""
-        self._undelivered: list[Awaitable[Any]] = []
-        """Sends of the current batch not yet confirmed by the broker."""
+        self.persisted_offsets: dict[int, int] = {}
+        """Per partition, the offset of the last message the persisted state accounts for."""
         self.on_ready: list[Callable[[], None]] = []
         """Called once, after the first table recovery (the worker is consuming)."""
+
+        self._producer: AIOKafkaProducer | None = None
+        self._closed = False
+        self._lock = asyncio.Lock()
+        """Held while state is persisted, restored, revoked or closed: a rebalance waits
+        until everything folded so far is on the broker."""
+        self._snapshot_lock = asyncio.Lock()
+        self._read_to: dict[int, int] = {}
+        """Offset of the last message folded, per partition."""
+        self._dirty: set[int] = set()
+        """Partitions folded into since the last persist."""
+        self._unpersisted = 0
+        self._dead: list[tuple[bytes | None, bytes, Headers]] = []
+        """Dead letters not yet sent."""
+        self._resume: dict[int, int] = {}
+        """Restored partitions: offset the consumer must resume at."""
+        self._sent: dict[str, tuple[bytes, int]] = {}
+        """Snapshot key → (fingerprint of what was sent, when)."""
+        self._agent_markers: dict[str, tuple[Any, int]] = {}
+        """Agent snapshot key → (last entry and attributes when its row was built, when)."""
+        self._heartbeat_due_ms = 0
+
+    # -- producer -----------------------------------------------------------------------------
+
+    async def _out(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                client_id=f"floorwatch-worker-{self.worker_id}",
+                linger_ms=PRODUCER_LINGER_MS,
+                max_request_size=16 * 1024 * 1024,
+            )
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def close(self) -> None:
+        """Persist what was folded and stop publishing (the app is stopping)."""
+        async with self._snapshot_lock, self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if self._producer is not None:
+                    await self._persist()
+            finally:
+                if self._producer is not None:
+                    await self._producer.stop()
+                    self._producer = None
 
     # -- folding ------------------------------------------------------------------------------
 
@@ -157,30 +195,38 @@ class Pipeline:
         )
 
     async def fold_batch(self, events: Sequence[faust.EventT[bytes]]) -> None:
-        async with self._lock:
-            await self._fold_messages([event.message for event in events])
-
-    async def _fold_messages(self, messages: Sequence[Any]) -> None:
-        """Fold Kafka messages (Faust's or aiokafka's: topic, partition, offset, key, value)."""
+        """Fold a batch of ``acd-events``; persist at once if too much is waiting."""
         now = now_ms()
+        touched = self.fold([event.message for event in events], now)
+        if self._unpersisted >= self.worker.batch_max:
+            await self.persist()
+        if touched:
+            await self._publish_leading(touched, now)
+
+    def fold(self, messages: Sequence[Any], now: int) -> set[tuple[int, str]]:
+        """Fold Kafka messages (topic, partition, offset, key, value); returns the
+        (partition, queue) pairs whose figures changed."""
         states = self.states
-        touched: set[int] = set()
         read_to = self._read_to
+        dirty = self._dirty
+        touched: set[tuple[int, str]] = set()
         for message in messages:
-            state = states.get(message.partition)
+            partition = message.partition
+            state = states.get(partition)
             if state is None:
                 continue  # revoked while buffered: its new owner replays it
-            read_to[message.partition] = message.offset
-            touched.add(message.partition)
+            read_to[partition] = message.offset
+            dirty.add(partition)
+            self._unpersisted += 1
             parsed = self._parse(message, now)
             if isinstance(parsed, Rejection):
-                await self._dead_letter(message, parsed)
+                self._dead_letter(message, parsed)
                 continue
             owner = event_owner(parsed)
             key = message.key.decode(errors="replace") if message.key is not None else None
             if owner is None or key != owner:
                 what = "queue" if parsed.type.startswith("contact.") else "agent id"
-                await self._dead_letter(
+                self._dead_letter(
                     message,
                     Rejection(
                         MISROUTED,
@@ -192,58 +238,32 @@ class Pipeline:
                 )
                 continue
             outcome = state.apply(parsed)
-            if isinstance(outcome, Rejection):
-                await self._dead_letter(message, outcome)
+            if outcome is ACCEPTED:
+                self.consumed[parsed.type] += 1
+                if isinstance(parsed, ContactEvent):
+                    touched.add((partition, parsed.queue))
             elif outcome is DUPLICATE:
                 self.duplicates += 1
             else:
-                self.consumed[parsed.type] += 1
-        await self._persist(touched)
+                assert isinstance(outcome, Rejection)
+                self._dead_letter(message, outcome)
+        return touched
 
     async def check_batch(self, events: Sequence[faust.EventT[bytes]]) -> None:
-        """CRM events: validated and counted (their tables come with the CRM KPIs)."""
+        """CRM events: validated and counted (their tables come with the CRM KPIs); the dead
+        letters are on the broker before the batch is acknowledged."""
         now = now_ms()
         for event in events:
             parsed = self._parse(event.message, now)
             if isinstance(parsed, Rejection):
-                await self._dead_letter(event.message, parsed)
+                self._dead_letter(event.message, parsed)
             else:
                 self.consumed[parsed.type] += 1
-        pending, self._undelivered = self._undelivered, []
-        if pending:
-            await asyncio.gather(*pending)
+        if self._dead:
+            async with self._lock:
+                await self._send_dead_letters()
 
-    async def _persist(self, partitions: Iterable[int]) -> None:
-        """Records first, then the state; returns once the broker has all of it (and the
-        batch's dead letters), so the offsets Faust commits next are covered."""
-        partitions = sorted(partitions)
-        await self._publish_records(partitions)
-        pending = self._undelivered
-        for partition in partitions:
-            for key, value in self.states[partition].changes():
-                pending.append(await self.mirror.write(partition, key, value))
-            # last: the state written before it accounts for every message up to here
-            offset = {"offset": self._read_to[partition]}
-            pending.append(await self.mirror.write(partition, checkpoint_key(partition), offset))
-        self._undelivered = []
-        if pending:
-            await asyncio.gather(*pending)
-
-    async def _publish_records(self, partitions: Iterable[int]) -> None:
-        pending = []
-        for partition in partitions:
-            for record in self.states[partition].drain_records():
-                start_ms = to_epoch_ms(datetime.fromisoformat(record["interval_start"]))
-                pending.append(
-                    await self.intervals.send(
-                        key=interval_key(record["queue"], start_ms).encode(),
-                        value=orjson.dumps(record),
-                    )
-                )
-        if pending:
-            await asyncio.gather(*pending)
-
-    async def _dead_letter(self, message: Any, rejection: Rejection) -> None:
+    def _dead_letter(self, message: Any, rejection: Rejection) -> None:
         self.rejected[rejection.reason] += 1
         headers = [
             ("floorwatch.reason", rejection.reason.encode()),
@@ -252,93 +272,155 @@ class Pipeline:
             ("floorwatch.partition", str(message.partition).encode()),
             ("floorwatch.offset", str(message.offset).encode()),
         ]
-        self._undelivered.append(
-            await self.dead_letters.send(key=message.key, value=message.value, headers=headers)
-        )
+        self._dead.append((message.key, message.value, headers))
+
+    # -- persisting ---------------------------------------------------------------------------
+
+    async def persist(self) -> None:
+        """Write everything folded so far; returns once the broker has it."""
+        async with self._lock:
+            if not self._closed:
+                await self._persist()
+
+    async def _persist(self) -> None:
+        partitions = sorted(self._dirty)
+        self._dirty = set()
+        self._unpersisted = 0
+        # One synchronous step: what is taken here is exactly the state at these offsets.
+        records = [record for p in partitions for record in self.states[p].drain_records()]
+        writes: list[tuple[int, bytes, bytes | None]] = []
+        put = self.mirror.put
+        for partition in partitions:
+            for key, value in self.states[partition].changes():
+                writes.append((partition, *put(partition, key, value)))
+            # last: the state written before it accounts for every message up to here
+            offset = self._read_to[partition]
+            writes.append(
+                (partition, *put(partition, checkpoint_key(partition), {"offset": offset}))
+            )
+        out = await self._out()
+        pending = await self._send_dead_letters(wait=False)
+        for record in records:
+            start_ms = to_epoch_ms(datetime.fromisoformat(record["interval_start"]))
+            key = interval_key(record["queue"], start_ms).encode()
+            pending.append(await out.send(self.topics.intervals, orjson.dumps(record), key=key))
+        if pending:
+            await asyncio.gather(*pending)
+        changelog = self.mirror.topic
+        pending = [
+            await out.send(changelog, value, key=key, partition=partition)
+            for partition, key, value in writes
+        ]
+        if pending:
+            await asyncio.gather(*pending)
+        for partition in partitions:
+            self.persisted_offsets[partition] = self._read_to[partition]
+
+    async def _send_dead_letters(self, *, wait: bool = True) -> list[asyncio.Future[Any]]:
+        dead, self._dead = self._dead, []
+        if not dead:
+            return []
+        out = await self._out()
+        topic = self.topics.dead_letters
+        pending = [
+            await out.send(topic, value, key=key, headers=headers) for key, value, headers in dead
+        ]
+        if wait:
+            await asyncio.gather(*pending)
+            return []
+        return pending
 
     # -- rebalancing --------------------------------------------------------------------------
 
     async def restore(self, active: set[int]) -> None:
-        """After table recovery: build the state of every newly assigned partition."""
+        """After table recovery: rebuild every newly assigned partition from its records and
+        note where its consumer must resume (right after the state's checkpoint)."""
         async with self._lock:
-            await self._restore(active)
-
-    async def _restore(self, active: set[int]) -> None:
-        restored = []
-        for partition in sorted(active - self.states.keys()):
-            records = self.mirror.records(partition)
-            checkpoint = dict(records).get(checkpoint_key(partition))
-            state = self.states[partition] = PartitionState(self.settings)
-            state.restore(records)
-            self._read_to[partition] = -1 if checkpoint is None else checkpoint["offset"]
-            restored.append(partition)
-        if restored:
-            log.info("restored partitions %s", restored)
-            await self._publish_records(restored)  # open intervals, as rebuilt
-            for partition in restored:
-                await self._catch_up(partition)
-
-    async def _catch_up(self, partition: int) -> None:
-        """Fold what the partition holds after the state's checkpoint.
-
-        Faust resumes from the group's committed offset, which can be ahead of the state
-        (offsets of a batch cut short by a rebalance may be committed by the old owner).
-        The state's own checkpoint decides: everything after it is read here, in order;
-        what Faust then delivers again is recognised as duplicates.
-        """
-        topic = self.config.topics.acd_events
-        tp = TopicPartition(topic, partition)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=20,
-        )
-        await consumer.start()
-        try:
-            consumer.assign([tp])
-            end = (await consumer.end_offsets([tp]))[tp]
-            consumer.seek(tp, self._read_to[partition] + 1)
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
-                await self._fold_messages(batch.get(tp, []))
-        finally:
-            await consumer.stop()
-
+            restored = []
+            for partition in sorted(active - self.states.keys()):
+                records = self.mirror.records(partition)
+                checkpoint = dict(records).get(checkpoint_key(partition))
+                state = self.states[partition] = PartitionState(self.settings)
+                state.restore(records)
+                offset = -1 if checkpoint is None else int(checkpoint["offset"])
+                self._read_to[partition] = offset
+                self.persisted_offsets[partition] = offset
+                self._resume[partition] = offset + 1
+                restored.append(partition)
+            if restored:
+                log.info("restored partitions %s, resuming at %s", restored, self._resume)
+                self._dirty.update(restored)  # re-publishes the open intervals as rebuilt
+                await self._persist()
         callbacks, self.on_ready = self.on_ready, []
         for callback in callbacks:
             callback()
 
+    def resume_positions(self) -> dict[int, int]:
+        """Offsets the consumer must resume restored partitions at (taken once)."""
+        positions, self._resume = self._resume, {}
+        return {p: offset for p, offset in positions.items() if p in self.states}
+
     async def revoke(self, partitions: set[int]) -> None:
-        """Forget revoked partitions, once the batch in flight is on the broker."""
+        """Persist what was folded, then forget the revoked partitions."""
         async with self._lock:
+            if not self._closed and self._producer is not None:
+                await self._persist()
             for partition in partitions:
                 self.states.pop(partition, None)
+                self._read_to.pop(partition, None)
+                self._resume.pop(partition, None)
+                self.persisted_offsets.pop(partition, None)
 
     # -- snapshots ----------------------------------------------------------------------------
 
+    async def _publish_leading(self, touched: set[tuple[int, str]], now: int) -> None:
+        """Queues changed by a batch whose snapshot is older than a cadence go out now."""
+        cadence = self.worker.snapshot_ms
+        sent = self._sent
+        due = []
+        for partition, name in touched:
+            last = sent.get(queue_key(name))
+            if last is None or now - last[1] >= cadence:
+                due.append((partition, name))
+        if not due:
+            return
+        async with self._snapshot_lock:
+            if self._closed:
+                return
+            for partition, name in due:
+                state = self.states.get(partition)
+                if state is not None and name in state.queues:
+                    view = state.queue_view(name, now)
+                    await self._offer(queue_key(name), view, VOLATILE_QUEUE_FIELDS, now)
+
     async def publish_snapshots(self) -> None:
         """Changed queue views and agent rows; unchanged ones every :data:`REFRESH_MS`."""
-        now = now_ms()
-        for state in list(self.states.values()):
-            for name in list(state.queues):
-                view = state.queue_view(name, now)
-                await self._offer(queue_key(name), view, VOLATILE_QUEUE_FIELDS, now)
-            for agent_id, timeline in list(state.agents.items()):
-                key = agent_key(agent_id)
-                last = timeline.entries[-1] if timeline.entries else None
-                marker = (last, tuple(timeline.attributes.items()))
-                sent = self._agent_markers.get(key)
-                if sent is not None and sent[0] == marker and now - sent[1] < REFRESH_MS:
-                    continue  # nothing but the clock moved: the page ticks time in state
-                self._agent_markers[key] = (marker, now)
-                row = state.agent_row(agent_id, now)
-                await self._offer(key, row, VOLATILE_AGENT_FIELDS, now)
-        if now >= self._heartbeat_due_ms:
-            self._heartbeat_due_ms = now + HEARTBEAT_MS
-            await self.snapshots.send(
-                key=worker_key(self.worker_id).encode(),
-                value=orjson.dumps(self.heartbeat(now)),
-            )
+        async with self._snapshot_lock:
+            if self._closed:
+                return
+            now = now_ms()
+            for state in list(self.states.values()):
+                for name in list(state.queues):
+                    view = state.queue_view(name, now)
+                    await self._offer(queue_key(name), view, VOLATILE_QUEUE_FIELDS, now)
+                for agent_id, timeline in list(state.agents.items()):
+                    key = agent_key(agent_id)
+                    last = timeline.entries[-1] if timeline.entries else None
+                    marker = (last, tuple(timeline.attributes.items()))
+                    sent = self._agent_markers.get(key)
+                    if sent is not None and sent[0] == marker and now - sent[1] < REFRESH_MS:
+                        continue  # nothing but the clock moved: the page ticks time in state
+                    self._agent_markers[key] = (marker, now)
+                    row = state.agent_row(agent_id, now)
+                    await self._offer(key, row, VOLATILE_AGENT_FIELDS, now)
+            if now >= self._heartbeat_due_ms:
+                self._heartbeat_due_ms = now + HEARTBEAT_MS
+                out = await self._out()
+                await out.send(
+                    self.topics.snapshots,
+                    orjson.dumps(self.heartbeat(now)),
+                    key=worker_key(self.worker_id).encode(),
+                )
 
     async def _offer(
         self, key: str, value: dict[str, Any], volatile: Sequence[str], now: int
@@ -352,7 +434,8 @@ class Pipeline:
             return
         self._sent[key] = (fingerprint, now)
         value["published_ms"] = now
-        await self.snapshots.send(key=key.encode(), value=orjson.dumps(value))
+        out = await self._out()
+        await out.send(self.topics.snapshots, orjson.dumps(value), key=key.encode())
 
     def heartbeat(self, now: int) -> dict[str, Any]:
         watermarks = [q.watermark_ms for s in self.states.values() for q in s.queues.values()]
@@ -364,4 +447,5 @@ class Pipeline:
             "rejected": dict(self.rejected),
             "duplicates": self.duplicates,
             "watermark_ms": max(watermarks, default=None),
+            "persisted_offsets": {str(p): o for p, o in sorted(self.persisted_offsets.items())},
         }

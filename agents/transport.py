@@ -7,14 +7,21 @@ extension point instead of a patched install: :class:`FastFetchTransport` is ret
 :meth:`agents.app.FloorwatchApp._new_transport` and builds Faust's consumer unchanged except
 for the fetch wait, set before the consumer starts (aiokafka reads it when it builds its
 fetcher in ``start()``).
+
+The same consumer resumes restored partitions where their state's checkpoint says
+(:meth:`agents.app.FloorwatchApp.resume_positions`), after Faust's own seek to the group's
+committed offsets at the end of each recovery.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
+log = logging.getLogger(__name__)
 
 _FETCH_WAIT_ATTRIBUTE = "_fetch_max_wait_ms"
 DEFAULT_FETCH_WAIT_MS = 20
@@ -36,6 +43,20 @@ class _FastFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _FastFetchConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _FastFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        """Seek to the committed offsets, then move restored partitions back to where their
+        state says they resume, when that is earlier (never forward: what lies between the
+        commit and the checkpoint comes again and is recognised as duplicates, while a
+        forward seek would leave a gap Faust never commits past)."""
+        await super().perform_seek()
+        positions = getattr(self.app, "resume_positions", dict)()
+        assignment = self.assignment()
+        for tp, offset in positions.items():
+            committed = self._committed_offset.get(tp)
+            if tp in assignment and (committed is None or offset < committed):
+                log.info("resuming %s at %d (committed: %s)", tp, offset, committed)
+                await self.seek(tp, offset)
 
 
 class FastFetchTransport(faust_aiokafka.Transport):
