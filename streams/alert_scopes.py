@@ -65,7 +65,8 @@ def _text_tuple(value: object) -> tuple[str, ...]:
 
 
 def _labels(pairs: Iterable[tuple[str, object]]) -> tuple[tuple[str, str], ...]:
-    return tuple((key, str(value)) for key, value in pairs if value is not None)
+    """Sorted (key, text) pairs of the attributes that are set."""
+    return tuple(sorted((key, str(value)) for key, value in pairs if value is not None))
 
 
 class FloorEntities:
