@@ -3,6 +3,7 @@
 Sections are read in file order (broker, topics, processing, windows, sites, clients,
 defaults, queues, teams) so that references always point backwards: a queue names a site
 and a client that are already known, and inherits from ``defaults`` already checked.
+``alerts`` (:mod:`config.alerts`) comes last: its rules name the windows configured.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from types import MappingProxyType
 from typing import Protocol, TypeVar
 
 from config import checks
+from config.alerts import ALERTS_KEYS, read_alerts
 from config.checks import KeyPath
 from config.reader import Reader, Section, dotted
 from config.settings import FloorwatchConfig, GatewaySettings, TopicSettings, WorkerSettings
@@ -65,6 +67,7 @@ TOP_LEVEL_KEYS = (
     "defaults",
     "queues",
     "teams",
+    "alerts",
 )
 
 QUEUE_NESTED: Mapping[str, Collection[str]] = {"service_level": SERVICE_LEVEL_KEYS}
@@ -75,6 +78,7 @@ TOP_LEVEL_NESTED: Mapping[str, Collection[str]] = {
     "processing": PROCESSING_KEYS,
     "windows": WINDOW_KEYS,
     "defaults": DEFAULTS_KEYS,
+    "alerts": ALERTS_KEYS,
 }
 
 
@@ -127,6 +131,7 @@ def read_config(reader: Reader, data: Mapping[object, object]) -> FloorwatchConf
         core=core,
         worker=_read_worker(top.section("worker", WORKER_KEYS)),
         gateway=_read_gateway(top.section("gateway", GATEWAY_KEYS)),
+        alerts=read_alerts(reader, top.section("alerts", ALERTS_KEYS), processing),
     )
 
 
