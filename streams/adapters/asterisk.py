@@ -132,8 +132,8 @@ def parse_line(line: str | bytes, tz: tzinfo | None = None) -> QueueLogLine | Re
     else:
         decoded = line
     text = decoded.strip()
-    if not text:
-        return None
+    if not text or text.startswith("#"):
+        return None  # Asterisk never starts a line with "#": fixtures cite their sources so
     if len(text) > MAX_LINE_CHARS:
         return Rejection(TRUNCATED, f"line is {len(text)} characters, more than any event")
     if "|" in text:
@@ -522,7 +522,8 @@ class AsteriskAdapter:
             if agent.wrap is not None and agent.wrap.due_ms <= until_ms
         ]
         for due_ms, name, agent in sorted(due, key=lambda item: (item[0], item[1])):
-            self._end_wrap(name, agent, due_ms, out, quiet=name == quiet)
+            # a wrap-up ending exactly at the line's time leaves the state event to the line
+            self._end_wrap(name, agent, due_ms, out, quiet=name == quiet and due_ms == until_ms)
 
     def _start_wrap(
         self,
@@ -665,6 +666,7 @@ class AsteriskAdapter:
         )
 
     def _member(self, line: QueueLogLine, line_id: str, out: list[dict[str, Any]]) -> None:
+        known = line.agent in self._agents
         agent = self._agent(line.agent)
         verb = line.verb
         queue = line.queue if line.queue and line.queue != NONE else None
@@ -683,18 +685,17 @@ class AsteriskAdapter:
             agent.logged_in = True
         elif verb in ("AGENTLOGOFF", "AGENTCALLBACKLOGOFF"):
             self._log_off(line, agent, out)
-        elif verb in ("PAUSE", "PAUSEALL"):
-            agent.logged_in = True
-            if queue:
-                agent.queues.add(queue)
-            agent.paused = True
-            agent.reason = reason_text(line.data[0] if line.data else None)
-        else:  # UNPAUSE, UNPAUSEALL
-            agent.logged_in = True
-            if queue:
-                agent.queues.add(queue)
-            agent.paused = False
-            agent.reason = None
+        else:  # PAUSE, PAUSEALL, UNPAUSE, UNPAUSEALL
+            # a pause says the agent is a member only when nothing else was known (a file
+            # read from the middle): Wazo unpauses agents right after logging them off
+            if not known:
+                agent.logged_in = True
+                if queue:
+                    agent.queues.add(queue)
+            agent.paused = verb in ("PAUSE", "PAUSEALL")
+            agent.reason = (
+                reason_text(line.data[0] if line.data else None) if agent.paused else None
+            )
 
     def _log_off(self, line: QueueLogLine, agent: _Agent, out: list[dict[str, Any]]) -> None:
         if agent.wrap is not None:

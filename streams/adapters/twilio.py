@@ -129,7 +129,8 @@ class TwilioOptions:
 def compute_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]] = ()) -> str:
     """``X-Twilio-Signature`` of a request: base64 HMAC-SHA1 over the URL followed by each
     parameter's name and value, sorted by name (then value)."""
-    payload = url + "".join(name + value for name, value in sorted(params))
+    # each distinct value of a repeated parameter counts once, as in Twilio's own helpers
+    payload = url + "".join(name + value for name, value in sorted(set(params)))
     digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
@@ -152,8 +153,12 @@ def validate_json_signature(auth_token: str, url: str, body: bytes, signature: s
     """True when ``signature`` signs ``url`` and the URL's ``bodySHA256`` is the body's hash."""
     query = parse_qs(urlsplit(url).query)
     expected = query.get("bodySHA256", [""])[0]
-    actual = hashlib.sha256(body).hexdigest()
-    if not expected or not hmac.compare_digest(expected.lower(), actual):
+    digest = hashlib.sha256(body).digest()
+    # hex today; Twilio's older helpers wrote it in base64
+    if not expected or not (
+        hmac.compare_digest(expected.lower(), digest.hex())
+        or hmac.compare_digest(expected, base64.b64encode(digest).decode())
+    ):
         return False
     return validate_signature(auth_token, url, (), signature)
 
