@@ -20,6 +20,7 @@ from config.env import BROKER_VARIABLE
 from config.loader import load_config
 from config.settings import FloorwatchConfig
 from floorwatch import processes
+from floorwatch.adapters import command as ingest
 from floorwatch.broker import BrokerError, EmbeddedBroker
 from floorwatch.demo import run_demo
 from floorwatch.feeds import parse_speed, replay_to, simulate_to
@@ -133,10 +134,22 @@ def _replay(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
-    feed = FORMATS[args.format](path)
+    try:
+        options = ingest.format_options(args)
+    except ingest.IngestUsageError as error:
+        raise UsageError(str(error)) from None
+    feed = FORMATS[args.format](path, options)
     stats = asyncio.run(replay_to(broker, config.topics, feed, speed=args.speed))
     print(stats.summary(f"{PROGRAM} replay {path}"), file=sys.stderr)
     return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    config, broker = _config_with_broker()
+    try:
+        return ingest.run(args, config, broker)
+    except ingest.IngestUsageError as error:
+        raise UsageError(str(error)) from None
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -315,8 +328,11 @@ def _parser() -> argparse.ArgumentParser:
         "--format",
         default="jsonl",
         choices=sorted(FORMATS),
-        help="jsonl: one contract event per line (default)",
+        help="jsonl: one contract event per line (default); asterisk: a queue_log; twilio: "
+        "TaskRouter callbacks or CloudEvents, one per line; connect: Amazon Connect agent "
+        "events and CTRs, one JSON value per line",
     )
+    ingest.add_asterisk_options(replay)
     replay.add_argument(
         "--speed",
         type=_speed,
@@ -324,6 +340,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="max|1x|Nx",
         help="max: as fast as possible (default); 1x or Nx: paced by event time relative to "
         "the first event",
+    )
+
+    ingest.add_arguments(
+        command(
+            "ingest",
+            _ingest,
+            "Produce a contact-centre platform's events as contract events.",
+            "asterisk: tail a queue_log across rotation; twilio: receive TaskRouter webhooks; "
+            "connect: read Amazon Connect agent events and CTRs (JSON lines).",
+        )
     )
 
     check = command(
