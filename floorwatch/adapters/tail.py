@@ -121,6 +121,11 @@ class FileFollower:
         about ``max_bytes`` of them; an empty list when there is nothing new."""
         if self._file is None and not self._open():
             return []
+        if self._was_truncated():
+            # checked before reading: a file truncated and regrown past the offset would
+            # otherwise hand out the middle of its new lines
+            truncated = self._truncated()
+            return truncated + self._read_lines(max_bytes)
         lines = self._read_lines(max_bytes)
         if lines:
             self._quiet_since = self._clock()
@@ -210,14 +215,18 @@ class FileFollower:
             if named.st_size == 0 and quiet_s < self._grace_s:
                 return []  # the writer may not have reopened its log yet
             return self._switch_to_new(max_bytes)
-        size = os.fstat(self._file.fileno()).st_size
-        first = fingerprint_of(self._file)
-        if size < self._offset or (
-            self._fingerprint is not None and first not in (None, self._fingerprint)
-        ):
-            lines = self._truncated()
-            return lines + self._read_lines(max_bytes)
         return []
+
+    def _was_truncated(self) -> bool:
+        """The open file (same inode) is shorter than the offset, or its first line changed."""
+        assert self._file is not None
+        if self._draining:
+            return False
+        if os.fstat(self._file.fileno()).st_size < self._offset:
+            return True
+        if self._fingerprint is None:
+            return False
+        return fingerprint_of(self._file) not in (None, self._fingerprint)
 
     def _switch_to_new(self, max_bytes: int) -> list[bytes]:
         """The old file is final: hand out its last partial line, go on with the new file."""
