@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final, Literal, get_args
 from urllib.parse import quote
 
@@ -362,7 +363,13 @@ def alert_id(rule_id: str, scope: Scope) -> str:
     floor), the name percent-encoded so the id is one URL path segment."""
     if scope.kind == FLOOR:
         return f"{rule_id}:{FLOOR}"
-    return f"{rule_id}:{scope.kind}:{quote(scope.name, safe='')}"
+    return f"{rule_id}:{scope.kind}:{_quoted(scope.name)}"
+
+
+@lru_cache(maxsize=65_536)
+def _quoted(name: str) -> str:
+    # the same few thousand names every evaluation: quote each once
+    return quote(name, safe="")
 
 
 __all__ = [

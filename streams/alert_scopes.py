@@ -18,7 +18,7 @@ metric of :data:`streams.alert_rules.METRICS` from an entity at ``now_ms``:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Final
@@ -38,13 +38,22 @@ _TIME_IN_STATE: Final[Mapping[str, str | None]] = {
 """Agent metrics: time in the current state, counted only in the state named."""
 
 
+_QUEUE_ATTRIBUTES: Final = (("sites", "site"), ("clients", "client"), ("channels", "channel"))
+_AGENT_ATTRIBUTES: Final = (("teams", "team"), ("sites", "site"), ("clients", "client"))
+_AGENT_LABELS: Final = ("name", "team", "site", "client")
+
+
 @dataclass
 class Entity:
-    """One thing a rule can be judged on, with what the snapshot says about it."""
+    """One thing a rule can be judged on, with what the snapshot says about it.
+
+    ``source`` is the queue view or agent row a queue or agent entity is read from; its
+    attributes and labels are read only when a rule needs them (an evaluation builds an
+    entity for every agent of the floor).
+    """
 
     scope: Scope
-    attributes: Mapping[str, tuple[str, ...]]
-    labels: tuple[tuple[str, str], ...] = ()
+    source: Mapping[str, Any] | None = None
     members: Sequence[Mapping[str, Any]] = ()
     """Queue views: the queue itself, or the queues of a group."""
     windows: Mapping[str, Any] | None = None
@@ -55,6 +64,31 @@ class Entity:
     """An agent's board row."""
     target: float | None = None
 
+    def attribute(self, key: str) -> tuple[str, ...]:
+        """The values of a ``match`` attribute (``queues``, ``sites``, ``teams`` …)."""
+        kind, name, source = self.scope.kind, self.scope.name, self.source
+        if key == f"{kind}s":
+            return (name,)
+        if source is None:
+            return ()
+        if key == "queues" and kind == "agent":
+            return _text_tuple(source.get("queues"))
+        fields = _QUEUE_ATTRIBUTES if kind == "queue" else _AGENT_ATTRIBUTES
+        for attribute, field in fields:
+            if attribute == key:
+                return _text_tuple(source.get(field))
+        return ()
+
+    @property
+    def labels(self) -> tuple[tuple[str, str], ...]:
+        """Sorted (key, text) attributes for routing and display: site, client, channel of
+        a queue; name, team, site, client of an agent."""
+        source = self.source
+        if source is None:
+            return ()
+        keys = ("site", "client", "channel") if self.scope.kind == "queue" else _AGENT_LABELS
+        return tuple(sorted((key, str(source[key])) for key in keys if source.get(key) is not None))
+
 
 def _text_tuple(value: object) -> tuple[str, ...]:
     if value is None:
@@ -62,11 +96,6 @@ def _text_tuple(value: object) -> tuple[str, ...]:
     if isinstance(value, list | tuple):
         return tuple(str(item) for item in value if item is not None)
     return (str(value),)
-
-
-def _labels(pairs: Iterable[tuple[str, object]]) -> tuple[tuple[str, str], ...]:
-    """Sorted (key, text) pairs of the attributes that are set."""
-    return tuple(sorted((key, str(value)) for key, value in pairs if value is not None))
 
 
 class FloorEntities:
@@ -89,16 +118,9 @@ class FloorEntities:
         by_state: Mapping[str, Any] = floor.get("agents_by_state") or {}
         if kind == "queue":
             for view in views:
-                name = str(view["queue"])
                 yield Entity(
-                    Scope("queue", name),
-                    {
-                        "queues": (name,),
-                        "sites": _text_tuple(view.get("site")),
-                        "clients": _text_tuple(view.get("client")),
-                        "channels": _text_tuple(view.get("channel")),
-                    },
-                    _labels((key, view.get(key)) for key in ("site", "client", "channel")),
+                    Scope("queue", str(view["queue"])),
+                    view,
                     members=(view,),
                     windows=view.get("windows"),
                     agents=view.get("agents"),
@@ -115,33 +137,19 @@ class FloorEntities:
             for name in sorted(set(members) | set(rolled) | set(counted)):
                 yield Entity(
                     Scope(kind, name),
-                    {f"{kind}s": (name,)},
                     members=members.get(name, ()),
                     windows=rolled.get(name),
                     agents=counted.get(name),
                 )
         elif kind == "team":
             for name, counts in sorted((by_state.get("team") or {}).items()):
-                yield Entity(Scope("team", str(name)), {"teams": (str(name),)}, agents=counts)
+                yield Entity(Scope("team", str(name)), agents=counts)
         elif kind == "agent":
             for row in floor.get("agents") or ():
-                agent_id = str(row["agent_id"])
-                yield Entity(
-                    Scope("agent", agent_id),
-                    {
-                        "agents": (agent_id,),
-                        "teams": _text_tuple(row.get("team")),
-                        "sites": _text_tuple(row.get("site")),
-                        "clients": _text_tuple(row.get("client")),
-                        "queues": _text_tuple(row.get("queues")),
-                    },
-                    _labels((key, row.get(key)) for key in ("name", "team", "site", "client")),
-                    row=row,
-                )
+                yield Entity(Scope("agent", str(row["agent_id"])), row, row=row)
         else:
             yield Entity(
                 Scope("floor", FLOOR),
-                {},
                 members=views,
                 windows=groups.get(FLOOR),
                 agents=by_state.get(FLOOR),
@@ -272,7 +280,7 @@ def _time_in_state(
 
 def matches(rule: AlertRule, entity: Entity) -> bool:
     for key, patterns in rule.match:
-        values = entity.attributes.get(key, ())
+        values = entity.attribute(key)
         if not any(fnmatchcase(value, pattern) for value in values for pattern in patterns):
             return False
     return True

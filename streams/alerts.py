@@ -291,15 +291,19 @@ class AlertTracker:
         entities = FloorEntities(floor)
         changes: list[AlertChange] = []
         seen: set[str] = set()
+        holding = {alert.rule for alert in self._alerts.values()}
         for rule in self.rules:
+            quiet = rule.id not in holding
             for entity in entities.entities(rule.scope):
-                if not matches(rule, entity):
+                if rule.match and not matches(rule, entity):
                     continue
+                judged = self._judge(rule, entity, now_ms)
+                if quiet and (judged is None or rule.severity_of(judged[1]) is None):
+                    continue  # the common case: nothing breached, nothing held by the rule
                 key = alert_id(rule.id, entity.scope)
                 seen.add(key)
-                judged = self._judge(rule, entity, now_ms)
                 if judged is None and key not in self._alerts:
-                    continue  # the common case: nothing to judge, nothing held
+                    continue
                 self._step(rule, key, entity, judged, now_ms, changes)
         for key in sorted(k for k in self._alerts if k not in seen):
             alert = self._alerts[key]
