@@ -204,12 +204,12 @@ class FileFollower:
 
     def _check_rotation(self, max_bytes: int) -> list[bytes]:
         assert self._file is not None
-        if self._draining:
-            return self._switch_to_new(max_bytes)
         try:
             named = os.stat(self.path)
         except FileNotFoundError:
             return []  # renamed away, the new file not there yet: keep reading the old one
+        if self._draining:
+            return self._switch_to_new(max_bytes)
         if (named.st_dev, named.st_ino) != self._identity:
             quiet_s = self._clock() - self._quiet_since
             if named.st_size == 0 and quiet_s < self._grace_s:

@@ -9,8 +9,9 @@ Inputs, one JSON value per line (what a Kinesis / Firehose consumer writes):
   one completed contact with its queue, agent, hold and ACW times; delivered at least once,
   so an exact repeat (same ``ContactId`` and ``LastUpdateTimestamp``) is skipped;
 - a **Kinesis record** wrapping either in base64: ``{"Data": …}`` (GetRecords),
-  ``{"kinesis": {"data": …}}`` or ``{"Records": […]}`` (a Lambda event); several JSON values
-  written back to back on one line (Firehose) are read one after the other.
+  ``{"kinesis": {"data": …}}`` or ``{"Records": […]}`` (a Lambda event); a JSON array, or
+  several JSON values written back to back on one line (Firehose), is read element by
+  element.
 
 Agent event diff (contact states, https://docs.aws.amazon.com/connect/latest/adminguide/about-contact-states.html):
 
@@ -136,6 +137,8 @@ def _json_values(text: str) -> list[Any]:
 
 
 def _unwrap(value: Any) -> list[Any]:
+    if isinstance(value, list):  # a JSON array of records
+        return [item for element in value for item in _unwrap(element)]
     if not isinstance(value, dict):
         return [Rejection(BAD_TYPE, "expected a JSON object (agent event, CTR or Kinesis record)")]
     records = value.get("Records")

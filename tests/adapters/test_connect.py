@@ -120,7 +120,8 @@ def test_kinesis_wrapped_records_read_like_plain_ones() -> None:
                 ]
             }
         ),
-        b"".join(orjson.dumps(e) for e in plain[3:]),  # Firehose: objects back to back
+        b"".join(orjson.dumps(e) for e in plain[3:6]),  # Firehose: objects back to back
+        orjson.dumps(plain[6:]),  # a JSON array
     ]
     from_wrapped = events_of(r for line in wrapped for r in adapter.feed_bytes(line))
     from_plain = events_of(ConnectAdapter().feed(e) for e in plain)
@@ -193,6 +194,7 @@ def ctr(**changes: Any) -> bytes:
         (b'{"Data": "' + base64.b64encode(b"{half") + b'"}', BAD_ENCODING),
         (b"\xff\xfe", BAD_ENCODING),
         (b"[1]", BAD_TYPE),
+        (b"7", BAD_TYPE),
         (agent_event(EventTimestamp="yesterday"), BAD_TIMESTAMP),
         (agent_event(EventTimestamp=None), MISSING_FIELD),
         (agent_event(EventType="TELEPORT"), UNKNOWN_EVENT),

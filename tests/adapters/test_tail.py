@@ -163,3 +163,19 @@ def test_from_end_skips_what_is_there(tmp_path: Path) -> None:
     assert drain(follower) == []
     write(log, range(5, 7))
     assert drain(follower) == expected(range(5, 7))
+
+
+def test_rotated_file_found_at_start_is_finished_before_the_new_one_appears(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "queue_log"
+    write(log, range(4))
+    follower = FileFollower(log)
+    assert drain(follower) == expected(range(4))
+    follower.close()
+    write(log, range(4, 6))
+    os.rename(log, tmp_path / "queue_log.1")  # no new file yet
+    follower = restarted(log, follower)
+    assert drain(follower) == []  # the name is gone: nothing to open yet
+    write(log, range(6, 8))
+    assert drain(follower) == expected(range(4, 8))
