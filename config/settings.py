@@ -151,7 +151,8 @@ def default_alert_rules(rolling_windows_min: Iterable[int] = (30, 60)) -> tuple[
             warning=60,
             critical=180,
             clear=45,
-            cooldown_s=120,
+            clear_for_s=300,
+            cooldown_s=300,
         ),
         AlertRule(
             id="abandon_rate_high",
@@ -182,12 +183,13 @@ def default_alert_rules(rolling_windows_min: Iterable[int] = (30, 60)) -> tuple[
         ),
         AlertRule(
             id="agent_not_ready_too_long",
-            description="Agent not ready for too long",
+            description="Agent on a break, or not ready without a reason, for too long",
             metric="not_ready_s",
             scope="agent",
+            reasons=("break", "unspecified"),
             comparison=">",
             warning=1200,
-            critical=3600,
+            critical=1800,
         ),
     )
 

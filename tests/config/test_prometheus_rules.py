@@ -72,14 +72,16 @@ def seconds(duration: object) -> float:
     return float(int(match[1]) * units[match[2]])
 
 
-def test_prometheus_for_durations_are_the_built_in_ones() -> None:
-    for_s = {rule.id: rule.for_s for rule in default_alert_rules()}
+def test_prometheus_durations_are_the_built_in_ones() -> None:
+    built_in = {rule.id: rule for rule in default_alert_rules()}
 
     for rule in alerting_rules():
         labels = rule["labels"]
         assert isinstance(labels, dict)
         if "rule" in labels:
-            assert seconds(rule.get("for")) == for_s[labels["rule"]], rule["alert"]
+            ours = built_in[labels["rule"]]
+            assert seconds(rule.get("for")) == ours.for_s, rule["alert"]
+            assert seconds(rule.get("keep_firing_for")) == ours.clear_for_s, rule["alert"]
 
 
 def test_every_alert_has_a_unit_test() -> None:
