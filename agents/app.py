@@ -15,10 +15,11 @@ Everything here is wiring; what a batch of events does is :class:`agents.pipelin
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -127,13 +128,13 @@ def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
     async def restore() -> None:
         await pipeline.restore(_active(app, topics.acd_events))
 
-    @app.timer(interval=worker.persist_ms / 1000)
+    @app.task
     async def persist() -> None:
-        await _or_crash(app, pipeline.persist())
+        await _every(app, worker.persist_ms, pipeline.persist)
 
-    @app.timer(interval=worker.snapshot_ms / 1000)
+    @app.task
     async def publish() -> None:
-        await _or_crash(app, pipeline.publish_snapshots())
+        await _every(app, worker.snapshot_ms, pipeline.publish_snapshots)
 
     @app.on_before_shutdown.connect
     async def close(_sender: Any, **_: Any) -> None:
@@ -144,6 +145,17 @@ def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
         await pipeline.revoke({tp.partition for tp in revoked if tp.topic == topics.acd_events})
 
     return app, pipeline
+
+
+async def _every(app: faust.App, interval_ms: int, action: Callable[[], Awaitable[None]]) -> None:
+    """Run ``action`` every ``interval_ms`` from the start of one run to the next; a run that
+    takes longer delays the next instead of overlapping it (a slow broker is not an error)."""
+    loop = asyncio.get_running_loop()
+    interval = interval_ms / 1000
+    while not app.should_stop:
+        started = loop.time()
+        await _or_crash(app, action())
+        await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
 
 
 async def _or_crash(app: faust.App, batch: Awaitable[None]) -> None:

@@ -41,7 +41,7 @@ from aiokafka import AIOKafkaProducer
 
 from config.settings import FloorwatchConfig
 from streams.calendar import to_epoch_ms
-from streams.events import ContactEvent, Event, Rejection, parse_event
+from streams.events import AgentEvent, ContactEvent, Event, Rejection, parse_event
 from streams.partition import PartitionState, event_owner
 from streams.queues import ACCEPTED, DUPLICATE
 from streams.wire import agent_key, interval_key, queue_key, worker_key
@@ -152,8 +152,9 @@ class Pipeline:
         """Restored partitions: offset the consumer must resume at."""
         self._sent: dict[str, tuple[bytes, int]] = {}
         """Snapshot key → (fingerprint of what was sent, when)."""
-        self._agent_markers: dict[str, tuple[Any, int]] = {}
-        """Agent snapshot key → (last entry and attributes when its row was built, when)."""
+        self._changed_agents: set[tuple[int, str]] = set()
+        """(partition, agent id) of agents folded into since the last snapshot."""
+        self._agents_refresh_due_ms = 0
         self._heartbeat_due_ms = 0
 
     # -- producer -----------------------------------------------------------------------------
@@ -242,6 +243,8 @@ class Pipeline:
                 self.consumed[parsed.type] += 1
                 if isinstance(parsed, ContactEvent):
                     touched.add((partition, parsed.queue))
+                elif isinstance(parsed, AgentEvent):
+                    self._changed_agents.add((partition, parsed.agent_id))
             elif outcome is DUPLICATE:
                 self.duplicates += 1
             else:
@@ -283,7 +286,8 @@ class Pipeline:
                 await self._persist()
 
     async def _persist(self) -> None:
-        partitions = sorted(self._dirty)
+        states = self.states
+        partitions = sorted(p for p in self._dirty if p in states)
         self._dirty = set()
         self._unpersisted = 0
         # One synchronous step: what is taken here is exactly the state at these offsets.
@@ -350,6 +354,7 @@ class Pipeline:
             if restored:
                 log.info("restored partitions %s, resuming at %s", restored, self._resume)
                 self._dirty.update(restored)  # re-publishes the open intervals as rebuilt
+                self._agents_refresh_due_ms = 0  # and every agent row with the next snapshot
                 await self._persist()
         callbacks, self.on_ready = self.on_ready, []
         for callback in callbacks:
@@ -366,6 +371,8 @@ class Pipeline:
             if not self._closed and self._producer is not None:
                 await self._persist()
             for partition in partitions:
+                # folded while that persist was in flight: the new owner replays it
+                self._dirty.discard(partition)
                 self.states.pop(partition, None)
                 self._read_to.pop(partition, None)
                 self._resume.pop(partition, None)
@@ -403,16 +410,17 @@ class Pipeline:
                 for name in list(state.queues):
                     view = state.queue_view(name, now)
                     await self._offer(queue_key(name), view, VOLATILE_QUEUE_FIELDS, now)
-                for agent_id, timeline in list(state.agents.items()):
-                    key = agent_key(agent_id)
-                    last = timeline.entries[-1] if timeline.entries else None
-                    marker = (last, tuple(timeline.attributes.items()))
-                    sent = self._agent_markers.get(key)
-                    if sent is not None and sent[0] == marker and now - sent[1] < REFRESH_MS:
-                        continue  # nothing but the clock moved: the page ticks time in state
-                    self._agent_markers[key] = (marker, now)
+            changed, self._changed_agents = self._changed_agents, set()
+            if now >= self._agents_refresh_due_ms:
+                # time in state and occupancy move with the clock alone: the page ticks
+                # them, and every row is re-sent this often to correct the drift
+                self._agents_refresh_due_ms = now + REFRESH_MS
+                changed = {(p, a) for p, state in self.states.items() for a in state.agents}
+            for partition, agent_id in changed:
+                state = self.states.get(partition)
+                if state is not None and agent_id in state.agents:
                     row = state.agent_row(agent_id, now)
-                    await self._offer(key, row, VOLATILE_AGENT_FIELDS, now)
+                    await self._offer(agent_key(agent_id), row, VOLATILE_AGENT_FIELDS, now)
             if now >= self._heartbeat_due_ms:
                 self._heartbeat_due_ms = now + HEARTBEAT_MS
                 out = await self._out()

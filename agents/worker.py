@@ -17,6 +17,16 @@ GC_THRESHOLD = (100_000, 50, 100)
 the default (700) a third of the fold's time goes to the collector (see benchmarks)."""
 
 
+class _Worker(faust.Worker):
+    """Faust's worker without its terminal spinner: the spinner writes escape codes into
+    what is a log under a supervisor, and it sets the root logger to DEBUG so every library
+    debug call (aiokafka logs each message it sends) builds a record only to drop it."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
+        super().on_setup_root_logger(logger, level)
+
+
 def run(config: FloorwatchConfig, *, loglevel: str = "warn") -> int:
     """Blocking; returns the exit code. Prints :data:`READY_LINE` once partitions are
     assigned and their state recovered."""
@@ -28,7 +38,7 @@ def run(config: FloorwatchConfig, *, loglevel: str = "warn") -> int:
     pipeline.on_ready.append(lambda: print(READY_LINE, flush=True))
 
     logging.getLogger("faust").setLevel(logging.WARNING)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker = _Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     except SystemExit as exit_:

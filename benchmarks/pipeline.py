@@ -408,7 +408,8 @@ async def poll_offsets(bootstrap: str, topics: TopicSettings, progress: Progress
 
 async def first_persist(bootstrap: str) -> tuple[float, int] | None:
     """(when, events covered) of the worker's first persisted batch: the earliest
-    ``floor-state`` changelog record and the checkpoint offsets written with it."""
+    ``floor-state`` changelog record and the checkpoint offsets written with it (the empty
+    state a partition gets when it is assigned, checkpoint offset -1, does not count)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
     )
@@ -432,14 +433,16 @@ async def first_persist(bootstrap: str) -> tuple[float, int] | None:
                 break
             for tp, messages in batch.items():
                 for message in messages:
-                    earliest.setdefault(tp.partition, message.timestamp)
                     key = message.key or b""
-                    if (
-                        tp.partition not in checkpoint
-                        and key.startswith(CHECKPOINT_PREFIX)
-                        and message.value
-                    ):
+                    offset = None
+                    if key.startswith(CHECKPOINT_PREFIX) and message.value:
                         offset = int(orjson.loads(message.value).get("offset", -1))
+                        if offset < 0:
+                            # the empty state written when the partition was assigned
+                            earliest.pop(tp.partition, None)
+                            continue
+                    earliest.setdefault(tp.partition, message.timestamp)
+                    if offset is not None and tp.partition not in checkpoint:
                         checkpoint[tp.partition] = (message.timestamp, offset)
         if not earliest:
             return None

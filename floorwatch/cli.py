@@ -89,6 +89,8 @@ def _worker(args: argparse.Namespace) -> int:
     # imported here: only this command needs the Faust layer (and its start-up time)
     from agents.worker import run  # noqa: PLC0415
 
+    # the worker writes to every output topic: create them all with their partition counts
+    asyncio.run(ensure_topics(config.broker or "", config.topics))
     return run(config)
 
 

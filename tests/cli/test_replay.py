@@ -109,13 +109,13 @@ def test_replay_paced_by_event_time(broker: EmbeddedBroker, tmp_path: Path) -> N
 
 
 def test_replay_rejects_an_unknown_format(tmp_path: Path, broker: EmbeddedBroker) -> None:
-    path = tmp_path / "queue_log"
-    path.write_text("1700000000|1|q|NONE|ENTERQUEUE||\n")
+    path = tmp_path / "avaya.csv"
+    path.write_text("1700000000,1,q\n")
 
-    result = floorwatch("replay", str(path), "--format", "asterisk", env=environment(broker, None))
+    result = floorwatch("replay", str(path), "--format", "avaya", env=environment(broker, None))
 
     assert result.returncode == 2
-    assert "invalid choice: 'asterisk' (choose from 'jsonl')" in result.stderr
+    assert "invalid choice: 'avaya'" in result.stderr
 
 
 def test_event_producer_puts_a_key_where_a_plain_send_does(broker: EmbeddedBroker) -> None:
