@@ -25,6 +25,7 @@ from typing import Any
 import faust
 from faust.types import TP, TransportT
 
+from agents.alerting import AlertEvaluator
 from agents.pipeline import Pipeline
 from agents.transport import FastFetchTransport
 from config.settings import FloorwatchConfig
@@ -113,6 +114,7 @@ def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
         value_type=bytes,
     )
     pipeline = app.pipeline = Pipeline(config, table=table, worker_id=worker_id())
+    evaluator = pipeline.alerts = AlertEvaluator(config, pipeline)
 
     @app.agent(acd)
     async def fold_acd(stream: faust.StreamT[bytes]) -> None:
@@ -135,6 +137,10 @@ def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
     @app.task
     async def publish() -> None:
         await _every(app, worker.snapshot_ms, pipeline.publish_snapshots)
+
+    @app.task
+    async def evaluate_alerts() -> None:
+        await _every(app, config.alerts.evaluate_ms, evaluator.evaluate)
 
     @app.on_before_shutdown.connect
     async def close(_sender: Any, **_: Any) -> None:

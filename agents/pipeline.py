@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 import orjson
@@ -45,6 +45,9 @@ from streams.events import AgentEvent, ContactEvent, Event, Rejection, parse_eve
 from streams.partition import PartitionState, event_owner
 from streams.queues import ACCEPTED, DUPLICATE
 from streams.wire import agent_key, interval_key, queue_key, worker_key
+
+if TYPE_CHECKING:
+    from agents.alerting import AlertEvaluator
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +137,8 @@ class Pipeline:
         """Per partition, the offset of the last message the persisted state accounts for."""
         self.on_ready: list[Callable[[], None]] = []
         """Called once, after the first table recovery (the worker is consuming)."""
+        self.alerts: AlertEvaluator | None = None
+        """Runs while this worker owns the evaluator's partition (:mod:`agents.alerting`)."""
 
         self._producer: AIOKafkaProducer | None = None
         self._closed = False
@@ -159,7 +164,7 @@ class Pipeline:
 
     # -- producer -----------------------------------------------------------------------------
 
-    async def _out(self) -> AIOKafkaProducer:
+    async def producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap,
@@ -173,6 +178,8 @@ class Pipeline:
 
     async def close(self) -> None:
         """Persist what was folded and stop publishing (the app is stopping)."""
+        if self.alerts is not None:
+            await self.alerts.close()
         async with self._snapshot_lock, self._lock:
             if self._closed:
                 return
@@ -302,7 +309,7 @@ class Pipeline:
             writes.append(
                 (partition, *put(partition, checkpoint_key(partition), {"offset": offset}))
             )
-        out = await self._out()
+        out = await self.producer()
         pending = await self._send_dead_letters(wait=False)
         for record in records:
             start_ms = to_epoch_ms(datetime.fromisoformat(record["interval_start"]))
@@ -324,7 +331,7 @@ class Pipeline:
         dead, self._dead = self._dead, []
         if not dead:
             return []
-        out = await self._out()
+        out = await self.producer()
         topic = self.topics.dead_letters
         pending = [
             await out.send(topic, value, key=key, headers=headers) for key, value, headers in dead
@@ -351,6 +358,8 @@ class Pipeline:
                 self.persisted_offsets[partition] = offset
                 self._resume[partition] = offset + 1
                 restored.append(partition)
+                if self.alerts is not None and partition == self.alerts.partition:
+                    await self.alerts.activate(dict(records).get(self.alerts.state_key))
             if restored:
                 log.info("restored partitions %s, resuming at %s", restored, self._resume)
                 self._dirty.update(restored)  # re-publishes the open intervals as rebuilt
@@ -370,6 +379,8 @@ class Pipeline:
         async with self._lock:
             if not self._closed and self._producer is not None:
                 await self._persist()
+            if self.alerts is not None and self.alerts.partition in partitions:
+                await self.alerts.deactivate()
             for partition in partitions:
                 # folded while that persist was in flight: the new owner replays it
                 self._dirty.discard(partition)
@@ -423,7 +434,7 @@ class Pipeline:
                     await self._offer(agent_key(agent_id), row, VOLATILE_AGENT_FIELDS, now)
             if now >= self._heartbeat_due_ms:
                 self._heartbeat_due_ms = now + HEARTBEAT_MS
-                out = await self._out()
+                out = await self.producer()
                 await out.send(
                     self.topics.snapshots,
                     orjson.dumps(self.heartbeat(now)),
@@ -442,7 +453,7 @@ class Pipeline:
             return
         self._sent[key] = (fingerprint, now)
         value["published_ms"] = now
-        out = await self._out()
+        out = await self.producer()
         await out.send(self.topics.snapshots, orjson.dumps(value), key=key.encode())
 
     def heartbeat(self, now: int) -> dict[str, Any]:

@@ -169,6 +169,7 @@ def _read_topics(section: Section) -> TopicSettings:
         snapshots=section.get("snapshots", checks.topic, default.snapshots),
         intervals=section.get("intervals", checks.topic, default.intervals),
         alerts=section.get("alerts", checks.topic, default.alerts),
+        alert_commands=section.get("alert_commands", checks.topic, default.alert_commands),
         partitions=section.get("partitions", checks.integer(1, 1024), default.partitions),
     )
     # Two kinds of record on one topic would be read by consumers of both.

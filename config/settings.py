@@ -27,6 +27,8 @@ class TopicSettings:
     snapshots: str = "floor-snapshots"
     intervals: str = "floor-intervals"
     alerts: str = "floor-alerts"
+    alert_commands: str = "floor-alert-commands"
+    """Operators' acknowledgements and snoozes, from any gateway to the alert evaluator."""
     partitions: int = 4
     """Partition count used when Floorwatch creates the topics."""
 

@@ -62,6 +62,7 @@ def topic_names(topics: TopicSettings) -> list[str]:
         topics.snapshots,
         topics.intervals,
         topics.alerts,
+        topics.alert_commands,
     ]
 
 
