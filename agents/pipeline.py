@@ -39,6 +39,7 @@ import faust
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from agents.metrics import DURATION_BUCKETS_S, LAG_BUCKETS_S, Buckets
 from config.settings import FloorwatchConfig
 from streams.calendar import to_epoch_ms
 from streams.events import AgentEvent, ContactEvent, Event, Rejection, parse_event
@@ -140,6 +141,10 @@ class Pipeline:
         self.alerts: AlertEvaluator | None = None
         """Runs while this worker owns the evaluator's partition (:mod:`agents.alerting`)."""
 
+        self.processing_lag = Buckets(LAG_BUCKETS_S)
+        self.persist_duration = Buckets(DURATION_BUCKETS_S)
+        self.snapshot_duration = Buckets(DURATION_BUCKETS_S)
+
         self._producer: AIOKafkaProducer | None = None
         self._closed = False
         self._lock = asyncio.Lock()
@@ -217,6 +222,7 @@ class Pipeline:
         states = self.states
         read_to = self._read_to
         dirty = self._dirty
+        observe_lag = self.processing_lag.observe
         touched: set[tuple[int, str]] = set()
         for message in messages:
             partition = message.partition
@@ -248,6 +254,7 @@ class Pipeline:
             outcome = state.apply(parsed)
             if outcome is ACCEPTED:
                 self.consumed[parsed.type] += 1
+                observe_lag((now - parsed.ts_ms) / 1000)
                 if isinstance(parsed, ContactEvent):
                     touched.add((partition, parsed.queue))
                 elif isinstance(parsed, AgentEvent):
@@ -286,11 +293,18 @@ class Pipeline:
 
     # -- persisting ---------------------------------------------------------------------------
 
+    @property
+    def read_offsets(self) -> dict[int, int]:
+        """Per partition, the offset of the last message folded."""
+        return self._read_to
+
     async def persist(self) -> None:
         """Write everything folded so far; returns once the broker has it."""
         async with self._lock:
-            if not self._closed:
+            if not self._closed and (self._dirty or self._dead):
+                started = time.perf_counter()
                 await self._persist()
+                self.persist_duration.observe(time.perf_counter() - started)
 
     async def _persist(self) -> None:
         states = self.states
@@ -416,30 +430,35 @@ class Pipeline:
         async with self._snapshot_lock:
             if self._closed:
                 return
-            now = now_ms()
-            for state in list(self.states.values()):
-                for name in list(state.queues):
-                    view = state.queue_view(name, now)
-                    await self._offer(queue_key(name), view, VOLATILE_QUEUE_FIELDS, now)
-            changed, self._changed_agents = self._changed_agents, set()
-            if now >= self._agents_refresh_due_ms:
-                # time in state and occupancy move with the clock alone: the page ticks
-                # them, and every row is re-sent this often to correct the drift
-                self._agents_refresh_due_ms = now + REFRESH_MS
-                changed = {(p, a) for p, state in self.states.items() for a in state.agents}
-            for partition, agent_id in changed:
-                state = self.states.get(partition)
-                if state is not None and agent_id in state.agents:
-                    row = state.agent_row(agent_id, now)
-                    await self._offer(agent_key(agent_id), row, VOLATILE_AGENT_FIELDS, now)
-            if now >= self._heartbeat_due_ms:
-                self._heartbeat_due_ms = now + HEARTBEAT_MS
-                out = await self.producer()
-                await out.send(
-                    self.topics.snapshots,
-                    orjson.dumps(self.heartbeat(now)),
-                    key=worker_key(self.worker_id).encode(),
-                )
+            started = time.perf_counter()
+            await self._publish_snapshots()
+            self.snapshot_duration.observe(time.perf_counter() - started)
+
+    async def _publish_snapshots(self) -> None:
+        now = now_ms()
+        for state in list(self.states.values()):
+            for name in list(state.queues):
+                view = state.queue_view(name, now)
+                await self._offer(queue_key(name), view, VOLATILE_QUEUE_FIELDS, now)
+        changed, self._changed_agents = self._changed_agents, set()
+        if now >= self._agents_refresh_due_ms:
+            # time in state and occupancy move with the clock alone: the page ticks
+            # them, and every row is re-sent this often to correct the drift
+            self._agents_refresh_due_ms = now + REFRESH_MS
+            changed = {(p, a) for p, state in self.states.items() for a in state.agents}
+        for partition, agent_id in changed:
+            state = self.states.get(partition)
+            if state is not None and agent_id in state.agents:
+                row = state.agent_row(agent_id, now)
+                await self._offer(agent_key(agent_id), row, VOLATILE_AGENT_FIELDS, now)
+        if now >= self._heartbeat_due_ms:
+            self._heartbeat_due_ms = now + HEARTBEAT_MS
+            out = await self.producer()
+            await out.send(
+                self.topics.snapshots,
+                orjson.dumps(self.heartbeat(now)),
+                key=worker_key(self.worker_id).encode(),
+            )
 
     async def _offer(
         self, key: str, value: dict[str, Any], volatile: Sequence[str], now: int

@@ -7,8 +7,10 @@ import logging
 import sys
 
 import faust
+from faust.types import TP
 
 from agents.app import create_app
+from agents.metrics import serve
 from config.settings import FloorwatchConfig
 
 READY_LINE = "floorwatch worker: ready"
@@ -35,6 +37,16 @@ def run(config: FloorwatchConfig, *, loglevel: str = "warn") -> int:
         return 2
     gc.set_threshold(*GC_THRESHOLD)
     app, pipeline = create_app(config)
+    if config.worker.metrics_port:
+        acd = config.topics.acd_events
+
+        def highwater(partition: int) -> int | None:
+            try:
+                return int(app.consumer.highwater(TP(acd, partition)))
+            except Exception:  # not started yet, or the partition was just revoked
+                return None
+
+        serve(pipeline, highwater, config.worker.metrics_host, config.worker.metrics_port)
     pipeline.on_ready.append(lambda: print(READY_LINE, flush=True))
 
     logging.getLogger("faust").setLevel(logging.WARNING)

@@ -147,6 +147,8 @@ def _read_worker(section: Section) -> WorkerSettings:
         persist_ms=section.get("persist_ms", checks.integer(10, 60_000), default.persist_ms),
         batch_max=section.get("batch_max", checks.integer(1, 100_000), default.batch_max),
         data_dir=section.get("data_dir", checks.text, default.data_dir),
+        metrics_host=section.get("metrics_host", checks.text, default.metrics_host),
+        metrics_port=section.get("metrics_port", checks.integer(0, 65_535), default.metrics_port),
     )
 
 

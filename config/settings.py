@@ -52,6 +52,9 @@ class WorkerSettings:
     pause consuming until the broker has the state)."""
     data_dir: str = ".floorwatch"
     """Directory for the worker's local files (Faust data directory)."""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    """The worker's own ``/metrics`` (pipeline health); 0: not served."""
 
 
 @dataclass(frozen=True)
