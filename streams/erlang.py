@@ -217,7 +217,8 @@ def erlang_a(
     # the NB terms of P(not answered within T | j ahead), in log space
     nb_a = n_mu / theta + 1
     log_nb = -(n_mu + theta) * threshold_s
-    log_one_minus_x = math.log(-math.expm1(-theta * threshold_s)) if threshold_s > 0 else None
+    one_minus_x = -math.expm1(-theta * threshold_s)  # 0 for T = 0 (or a T that tiny)
+    log_one_minus_x = math.log(one_minus_x) if one_minus_x > 0 else None
     tail = 0.0  # P(the contact's own clock, killed by its patience, runs past T)
     mean_wait = 0.0
     log_weight = 0.0  # state N + j relative to state N
