@@ -19,7 +19,7 @@ from pathlib import Path
 from config.env import BROKER_VARIABLE
 from config.loader import load_config
 from config.settings import FloorwatchConfig
-from floorwatch import processes
+from floorwatch import erlang_cli, processes
 from floorwatch.adapters import command as ingest
 from floorwatch.broker import BrokerError, EmbeddedBroker
 from floorwatch.demo import run_demo
@@ -365,5 +365,9 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         metavar="PATH",
         help="configuration file (default: FLOORWATCH_CONFIG, or the built-in defaults)",
+    )
+
+    erlang_cli.add_arguments(
+        command("erlang", erlang_cli.run, erlang_cli.SUMMARY, erlang_cli.DETAILS)
     )
     return parser
