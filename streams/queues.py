@@ -281,6 +281,7 @@ class QueueState:
                     bucket.wait_ms_max = max(bucket.waits, default=0)
         elif kind == ABANDONED:
             bucket.abandoned += sign
+            bucket.wait_abandoned_ms_sum += sign * wait
             if wait <= self._threshold_ms:
                 bucket.abandoned_within_threshold += sign
         elif kind == SHORT_ABANDONED:

@@ -18,16 +18,32 @@ from streams.agent_states import (
     NOT_READY,
     ON_CONTACT,
 )
+from streams.forecast import Forecast
 from streams.queues import QueueState
 from streams.service_level import ratio_of, service_level_parts
+from streams.staffing import floor_staffing
 from streams.stats import QueueStats, metrics
 
 INTERVAL = "interval"
 DAY = "day"
 
 
+ROLLING_PREFIX = "rolling_"
+
+
 def rolling_label(minutes: int) -> str:
-    return f"rolling_{minutes}"
+    return f"{ROLLING_PREFIX}{minutes}"
+
+
+def staffing_window(labels: Iterable[str]) -> str | None:
+    """The window live staffing is measured over: the shortest rolling window (``rolling_30``
+    by default, the one the built-in alert rules judge), None without a rolling window."""
+    rolling = []
+    for label in labels:
+        suffix = label[len(ROLLING_PREFIX) :] if label.startswith(ROLLING_PREFIX) else ""
+        if suffix.isdigit():
+            rolling.append((int(suffix), label))
+    return min(rolling)[1] if rolling else None
 
 
 def window_bounds(
@@ -158,9 +174,14 @@ def agent_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def floor_view(
-    queue_views: list[dict[str, Any]], agent_rows: list[dict[str, Any]], now_ms: int
+    queue_views: list[dict[str, Any]],
+    agent_rows: list[dict[str, Any]],
+    now_ms: int,
+    forecast: Forecast | None = None,
 ) -> dict[str, Any]:
-    """The whole floor: queues (with the agents serving each), agents, and group roll-ups."""
+    """The whole floor: queues (with the agents serving each and their live staffing),
+    agents, group roll-ups and group staffing (:mod:`streams.staffing`); with a ``forecast``,
+    each queue that has one for its current interval is compared with it."""
     by_queue: dict[str, list[dict[str, Any]]] = {}
     current_queue: dict[str, str] = {}
     for view in queue_views:
@@ -188,10 +209,19 @@ def floor_view(
             if row.get(key) is not None:
                 members.setdefault(row[key], []).append(row)
         agent_groups[key] = {name: agent_counts(rows) for name, rows in sorted(members.items())}
+    staffing = floor_staffing(
+        queue_views,
+        agent_rows,
+        now_ms,
+        window=staffing_window(windows),
+        interval_window=INTERVAL,
+        forecast=forecast,
+    )
     return {
         "now_ms": now_ms,
         "queues": queue_views,
         "agents": agent_rows,
         "groups": groups,
         "agents_by_state": agent_groups,
+        "staffing": staffing,
     }

@@ -4,6 +4,11 @@
 any merge of those). Sums are integer milliseconds inside the core, so adding and removing a
 contact's contribution is exact and merging buckets equals computing on the raw events. The
 exported form (:func:`metrics`) uses seconds, as the interval record of DESIGN.md section 6.
+
+``wait_abandoned_ms_sum`` (the waits of abandoned contacts, short abandons excluded) is not
+part of the interval record: it exists for the customer patience of live staffing
+(:mod:`streams.staffing`) and is shown in the queue views' windows only. Records and views
+written before it existed read as 0.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ MS_SUM_FIELDS: tuple[tuple[str, str], ...] = (
 )
 """Internal millisecond sums and the record's seconds field for each."""
 
+EXTRA_MS_SUM_FIELDS: tuple[tuple[str, str], ...] = (
+    ("wait_abandoned_ms_sum", "wait_abandoned_s_sum"),
+)
+"""Sums shown in queue views but not in the interval record (absent: 0)."""
+
 
 class QueueStats:
     """Counts and millisecond sums of one bucket. Mutable; copy before sharing."""
@@ -51,6 +61,7 @@ class QueueStats:
         "offered",
         "short_abandoned",
         "talk_ms",
+        "wait_abandoned_ms_sum",
         "wait_ms_max",
         "wait_ms_sum",
     )
@@ -65,6 +76,7 @@ class QueueStats:
         self.flowed_out = 0
         self.wait_ms_sum = 0
         self.wait_ms_max = 0
+        self.wait_abandoned_ms_sum = 0
         self.handled = 0
         self.talk_ms = 0
         self.hold_ms = 0
@@ -82,6 +94,7 @@ class QueueStats:
         self.flowed_out += other.flowed_out
         self.wait_ms_sum += other.wait_ms_sum
         self.wait_ms_max = max(self.wait_ms_max, other.wait_ms_max)
+        self.wait_abandoned_ms_sum += other.wait_abandoned_ms_sum
         self.handled += other.handled
         self.talk_ms += other.talk_ms
         self.hold_ms += other.hold_ms
@@ -104,13 +117,17 @@ class QueueStats:
         )
 
     def as_tuple(self) -> tuple[int, ...]:
-        return tuple(getattr(self, name) for name in sorted(self.__slots__))
+        return tuple(getattr(self, name) for name in _TUPLE_FIELDS)
 
     @classmethod
     def from_tuple(cls, values: Iterable[int]) -> QueueStats:
-        """Inverse of :meth:`as_tuple` (exact; used to persist state)."""
+        """Inverse of :meth:`as_tuple` (exact; used to persist state). A tuple persisted
+        before the fields added later at its end were known leaves them 0."""
         stats = cls()
-        for name, value in zip(sorted(cls.__slots__), values, strict=True):
+        values = list(values)
+        if len(values) not in (len(_LEGACY_TUPLE_FIELDS), len(_TUPLE_FIELDS)):
+            raise ValueError(f"expected {len(_TUPLE_FIELDS)} values, got {len(values)}")
+        for name, value in zip(_TUPLE_FIELDS, values, strict=False):
             setattr(stats, name, value)
         return stats
 
@@ -125,7 +142,8 @@ class QueueStats:
         return f"QueueStats({parts})"
 
     def to_counts(self) -> dict[str, int | float]:
-        """The additive part of the interval record (counts, seconds sums, max wait)."""
+        """The additive part of the interval record (counts, seconds sums, max wait), plus
+        :data:`EXTRA_MS_SUM_FIELDS` (the record leaves those out)."""
         return {
             "offered": self.offered,
             "answered": self.answered,
@@ -136,6 +154,7 @@ class QueueStats:
             "flowed_out": self.flowed_out,
             "wait_answered_s_sum": self.wait_ms_sum / 1000,
             "wait_answered_s_max": self.wait_ms_max / 1000,
+            "wait_abandoned_s_sum": self.wait_abandoned_ms_sum / 1000,
             "handled": self.handled,
             "talk_s_sum": self.talk_ms / 1000,
             "hold_s_sum": self.hold_ms / 1000,
@@ -152,7 +171,18 @@ class QueueStats:
         for internal, exported in MS_SUM_FIELDS:
             setattr(stats, internal, round(float(record[exported]) * 1000))
         stats.wait_ms_max = round(float(record["wait_answered_s_max"]) * 1000)
+        for internal, exported in EXTRA_MS_SUM_FIELDS:
+            setattr(stats, internal, round(float(record.get(exported, 0)) * 1000))
         return stats
+
+
+_TUPLE_FIELDS: tuple[str, ...] = (
+    *sorted(set(QueueStats.__slots__) - {"wait_abandoned_ms_sum"}),
+    "wait_abandoned_ms_sum",
+)
+"""Order of :meth:`QueueStats.as_tuple`: the fields persisted from the start sorted by name,
+then the fields added since, so state persisted by an older version still restores."""
+_LEGACY_TUPLE_FIELDS: tuple[str, ...] = _TUPLE_FIELDS[:-1]
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
