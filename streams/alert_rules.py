@@ -1,7 +1,8 @@
 """Alert rules: what a rule measures, on which scope, against which thresholds.
 
 An :class:`AlertRule` names a metric of :data:`METRICS` (a queue, group or agent figure, or a
-leading indicator such as ``at_risk`` and ``projected_service_level``), the scope it is
+leading indicator such as ``at_risk``, ``projected_service_level``, ``staffing_gap`` and
+``projected_service_level_staffed``), the scope it is
 judged on (every queue, site, client, team, agent, or the floor, narrowed by ``match``
 patterns with ``*`` wildcards), a comparison, ``warning`` / ``critical`` thresholds, a
 ``clear`` threshold for hysteresis, durations (``for_s``, ``clear_for_s``, ``cooldown_s``)
@@ -88,6 +89,15 @@ _AGENT_STATES: Final = (
     ("after_contact_work", "agents in after-contact work"),
     ("not_ready", "agents not ready"),
 )
+_STAFFING: Final[tuple[tuple[str, Unit, str], ...]] = (
+    ("traffic_erlangs", "count", "offered traffic (erlangs)"),
+    ("required_agents", "count", "agents required"),
+    ("staffing_gap", "count", "staffed minus required agents"),
+    ("forecast_volume_deviation", "ratio", "contacts against forecast"),
+    ("forecast_aht_deviation", "ratio", "AHT against forecast"),
+    ("forecast_staffing_gap", "count", "staffed minus forecast-required agents"),
+)
+"""Live staffing and forecast figures (:mod:`streams.staffing`), on queues and groups."""
 
 METRICS: Final[Mapping[str, MetricSpec]] = _metrics(
     MetricSpec("service_level", "ratio", QUEUE_LIKE, "service level", True, True, relative=True),
@@ -112,6 +122,14 @@ METRICS: Final[Mapping[str, MetricSpec]] = _metrics(
     ),
     MetricSpec(
         "projected_contacts", "count", QUEUE_LIKE, "projected interval contacts", definition=True
+    ),
+    *(MetricSpec(name, unit, QUEUE_LIKE, label) for name, unit, label in _STAFFING),
+    MetricSpec(
+        "projected_service_level_staffed",
+        "ratio",
+        QUEUE_LIKE,
+        "projected service level with the agents staffed",
+        relative=True,
     ),
     *(
         MetricSpec(f"agents_{state}", "count", AGENT_GROUPS, label)

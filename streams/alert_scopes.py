@@ -11,7 +11,9 @@ metric of :data:`streams.alert_rules.METRICS` from an entity at ``now_ms``:
 - live figures add up the member queues; ``longest_wait_s`` is the age at ``now_ms`` of the
   oldest contact waiting (from ``oldest_queued_ms``), not the age when the view was built;
 - agent times in state are measured from ``since_ms`` to ``now_ms``;
-- the projected service level is :mod:`streams.projection`.
+- the projected service level is :mod:`streams.projection`;
+- staffing and forecast figures (``staffing_gap`` …) are read from the ``staffing`` block of
+  a queue view or of the floor view's group staffing (:mod:`streams.staffing`).
 
 ``None`` means "no data" (an empty denominator, a window the view lacks): never judged.
 """
@@ -38,6 +40,17 @@ _TIME_IN_STATE: Final[Mapping[str, str | None]] = {
 """Agent metrics: time in the current state, counted only in the state named."""
 
 
+_STAFFING: Final[Mapping[str, tuple[str, ...]]] = {
+    "traffic_erlangs": ("traffic_erlangs",),
+    "required_agents": ("required_agents",),
+    "staffing_gap": ("gap",),
+    "projected_service_level_staffed": ("projected_service_level",),
+    "forecast_volume_deviation": ("forecast", "volume_deviation"),
+    "forecast_aht_deviation": ("forecast", "aht_deviation"),
+    "forecast_staffing_gap": ("forecast", "gap"),
+}
+"""Staffing metrics: the path of each in a staffing block."""
+
 _QUEUE_ATTRIBUTES: Final = (("sites", "site"), ("clients", "client"), ("channels", "channel"))
 _AGENT_ATTRIBUTES: Final = (("teams", "team"), ("sites", "site"), ("clients", "client"))
 _AGENT_LABELS: Final = ("name", "team", "site", "client")
@@ -63,6 +76,8 @@ class Entity:
     row: Mapping[str, Any] | None = None
     """An agent's board row."""
     target: float | None = None
+    staffing: Mapping[str, Any] | None = None
+    """The staffing block of a queue view, or of a group in the floor view's ``staffing``."""
 
     def attribute(self, key: str) -> tuple[str, ...]:
         """The values of a ``match`` attribute (``queues``, ``sites``, ``teams`` …)."""
@@ -116,6 +131,7 @@ class FloorEntities:
         views: list[Mapping[str, Any]] = list(floor.get("queues") or ())
         groups: Mapping[str, Any] = floor.get("groups") or {}
         by_state: Mapping[str, Any] = floor.get("agents_by_state") or {}
+        staffing: Mapping[str, Any] = floor.get("staffing") or {}
         if kind == "queue":
             for view in views:
                 yield Entity(
@@ -125,6 +141,7 @@ class FloorEntities:
                     windows=view.get("windows"),
                     agents=view.get("agents"),
                     target=_number(view.get("target")),
+                    staffing=view.get("staffing"),
                 )
         elif kind in ("site", "client"):
             members: dict[str, list[Mapping[str, Any]]] = {}
@@ -134,12 +151,14 @@ class FloorEntities:
             rolled: Mapping[str, Any] = groups.get(kind) or {}
             # agents carry a site but no client: clients have no agent counts
             counted: Mapping[str, Any] = (by_state.get(kind) or {}) if kind == "site" else {}
+            staffed: Mapping[str, Any] = staffing.get(kind) or {}
             for name in sorted(set(members) | set(rolled) | set(counted)):
                 yield Entity(
                     Scope(kind, name),
                     members=members.get(name, ()),
                     windows=rolled.get(name),
                     agents=counted.get(name),
+                    staffing=staffed.get(name),
                 )
         elif kind == "team":
             for name, counts in sorted((by_state.get("team") or {}).items()):
@@ -153,6 +172,7 @@ class FloorEntities:
                 members=views,
                 windows=groups.get(FLOOR),
                 agents=by_state.get(FLOOR),
+                staffing=staffing.get(FLOOR),
             )
 
 
@@ -236,6 +256,8 @@ def measure(
     if metric.startswith("agents_"):
         counts = entity.agents
         return None if counts is None else _number(counts.get(metric[len("agents_") :]))
+    if metric in _STAFFING:
+        return _staffing(entity.staffing, _STAFFING[metric])
     if metric in _TIME_IN_STATE:
         return _time_in_state(entity.row, _TIME_IN_STATE[metric], reasons, now_ms)
     if metric == "occupancy":
@@ -248,6 +270,15 @@ def measure(
         return None
     fieldname = "wait_answered_s_max" if metric == "answered_wait_max_s" else metric
     return _number(figures.get(fieldname))
+
+
+def _staffing(block: Mapping[str, Any] | None, path: tuple[str, ...]) -> float | None:
+    value: object = block
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return _number(value)
 
 
 def _live(entity: Entity, metric: str, now_ms: int) -> float | None:
