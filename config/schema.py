@@ -3,7 +3,8 @@
 Sections are read in file order (broker, topics, processing, windows, sites, clients,
 defaults, queues, teams) so that references always point backwards: a queue names a site
 and a client that are already known, and inherits from ``defaults`` already checked.
-``alerts`` (:mod:`config.alerts`) comes last: its rules name the windows configured.
+``alerts`` (:mod:`config.alerts`) comes next: its rules name the windows configured, and
+``forecasts`` (:mod:`config.forecasts`) last: its intervals belong to the queues configured.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Protocol, TypeVar
 from config import checks
 from config.alerts import ALERTS_KEYS, read_alerts
 from config.checks import KeyPath
+from config.forecasts import FORECAST_KEYS, read_forecasts
 from config.reader import Reader, Section, dotted
 from config.settings import FloorwatchConfig, GatewaySettings, TopicSettings, WorkerSettings
 from streams.settings import (
@@ -68,6 +70,7 @@ TOP_LEVEL_KEYS = (
     "queues",
     "teams",
     "alerts",
+    "forecasts",
 )
 
 QUEUE_NESTED: Mapping[str, Collection[str]] = {"service_level": SERVICE_LEVEL_KEYS}
@@ -79,6 +82,7 @@ TOP_LEVEL_NESTED: Mapping[str, Collection[str]] = {
     "windows": WINDOW_KEYS,
     "defaults": DEFAULTS_KEYS,
     "alerts": ALERTS_KEYS,
+    "forecasts": FORECAST_KEYS,
 }
 
 
@@ -132,6 +136,7 @@ def read_config(reader: Reader, data: Mapping[object, object]) -> FloorwatchConf
         worker=_read_worker(top.section("worker", WORKER_KEYS)),
         gateway=_read_gateway(top.section("gateway", GATEWAY_KEYS)),
         alerts=read_alerts(reader, top.section("alerts", ALERTS_KEYS), processing),
+        forecast=read_forecasts(reader, top.section("forecasts", FORECAST_KEYS), core),
     )
 
 

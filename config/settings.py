@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from streams.alert_rules import AlertRule, Guard, Severity
+from streams.forecast import Forecast
 from streams.settings import CoreSettings
 
 DEFAULTS_SOURCE = "<defaults>"
@@ -224,3 +225,5 @@ class FloorwatchConfig:
     worker: WorkerSettings = WorkerSettings()
     gateway: GatewaySettings = GatewaySettings()
     alerts: AlertSettings = AlertSettings()
+    forecast: Forecast = field(default_factory=Forecast)
+    """Contacts and AHT expected per queue and interval (``forecasts:``); empty: none."""

@@ -20,6 +20,7 @@ from streams.events import (
     Rejection,
     parse_event,
 )
+from streams.forecast import Forecast
 from streams.intervals import is_empty_record
 from streams.queues import ACCEPTED, DUPLICATE, Outcome, QueueState
 from streams.settings import DEFAULT_SITE, CoreSettings
@@ -165,7 +166,7 @@ class Floor:
         bounds.append((DAY, 0, now_ms))
         return timeline.snapshot(now_ms, bounds)
 
-    def snapshot(self, now_ms: int) -> dict[str, Any]:
+    def snapshot(self, now_ms: int, forecast: Forecast | None = None) -> dict[str, Any]:
         views = [self.queue_view(name, now_ms) for name in sorted(self.queues)]
         rows = [self.agent_row(agent_id, now_ms) for agent_id in sorted(self.agents)]
-        return floor_view(views, rows, now_ms)
+        return floor_view(views, rows, now_ms, forecast)
