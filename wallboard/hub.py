@@ -27,6 +27,7 @@ from typing import Any, Final, Literal, get_args
 import orjson
 
 from streams.calendar import to_epoch_ms
+from streams.forecast import Forecast
 from streams.snapshot import agent_counts, floor_view, rollup
 from streams.wire import split_snapshot_key
 
@@ -64,8 +65,10 @@ class _Interval:
 class Hub:
     """Latest values of the output topics and the floor state derived from them."""
 
-    def __init__(self, stale_s: float = 5.0) -> None:
+    def __init__(self, stale_s: float = 5.0, forecast: Forecast | None = None) -> None:
         self.stale_ms = round(stale_s * 1000)
+        self.forecast = forecast
+        """Compared with each queue's current interval in the floor state (``forecasts:``)."""
         self.version = 0
         """Increases on every applied message: a reader that saw this version has seen all."""
         self.received: Counter[str] = Counter()
@@ -264,7 +267,7 @@ class Hub:
         # floor_view adds keys to the rows it is given: hand it shallow copies
         views = [dict(self._queues[name]) for name in sorted(self._queues)]
         rows = [dict(self._agents[agent_id]) for agent_id in sorted(self._agents)]
-        floor = floor_view(_common_windows(views), rows, now_ms)
+        floor = floor_view(_common_windows(views), rows, now_ms, self.forecast)
         self._floor = (self.version, floor)
         return floor
 
