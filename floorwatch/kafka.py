@@ -139,6 +139,9 @@ class EventProducer:
             wire.ACD: topics.acd_events,
             wire.CRM: topics.crm_events,
         }
+        self._dead_letters = topics.dead_letters
+        self.dead_lettered = 0
+        """Inputs sent to the dead-letter topic so far (:meth:`dead_letter`)."""
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_of(broker),
             acks=1,
@@ -207,6 +210,19 @@ class EventProducer:
             # an empty batch takes any one message, however large
             builder.append(timestamp=None, key=key_bytes, value=value)
         self._queued += 1
+
+    async def dead_letter(self, raw: bytes, reason: str, message: str, source: str) -> None:
+        """Queue an input an adapter refused for the dead-letter topic: the original bytes,
+        with the reason, the message and where it came from as headers (as the workers do
+        for contract events). :meth:`flush` waits for it too."""
+        headers = [
+            ("floorwatch.reason", reason.encode()),
+            ("floorwatch.message", message.encode()),
+            ("floorwatch.source", source.encode()),
+        ]
+        future = await self._producer.send(self._dead_letters, raw, headers=headers)
+        self._in_flight.append(future)
+        self.dead_lettered += 1
 
     async def flush(self) -> int:
         """Send every queued message and wait until the broker acknowledged them all.

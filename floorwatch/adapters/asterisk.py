@@ -78,7 +78,7 @@ async def run_asterisk(
             while not stop.is_set():
                 lines = follower.read(settings.batch_bytes)
                 for line in lines:
-                    await sink.put(adapter.feed(line), f"line {line[:120]!r}")
+                    await sink.put(adapter.feed(line), f"line {line[:120]!r}", raw=line)
                 if settings.follow:
                     now_ms = int((time.time() - settings.wrapup_grace_s) * 1000)
                     await sink.send(adapter.advance(now_ms))

@@ -75,7 +75,7 @@ async def run_connect(
                 number += 1
                 if line.strip() and not line.startswith(b"#"):
                     for result in adapter.feed_bytes(line):
-                        await sink.put(result, f"line {number}")
+                        await sink.put(result, f"line {number}", raw=line)
                 if number % settings.batch_lines == 0:
                     await _deliver(sink, adapter, settings)
             await _deliver(sink, adapter, settings)

@@ -51,9 +51,15 @@ class Sink:
     ) -> None:
         await self.producer.__aexit__(kind, error, traceback)
 
-    async def put(self, result: Result, where: str) -> None:
-        """Queue one input's events, or log its rejection."""
+    async def put(self, result: Result, where: str, raw: bytes | str | None = None) -> None:
+        """Queue one input's events; or log its rejection and, given the input ``raw``,
+        queue that for the dead-letter topic with the reason."""
         if isinstance(result, Rejection):
+            if raw is not None:
+                data = raw.encode() if isinstance(raw, str) else raw
+                await self.producer.dead_letter(
+                    data, result.reason, result.message, f"{self.what}: {where}"
+                )
             if self._logged < _LOG_REJECTIONS:
                 log.warning(
                     "%s: rejected %s (%s): %s", self.what, where, result.reason, result.message
@@ -81,4 +87,7 @@ class Sink:
         log.info("%s: %s; %d produced", self.what, self.counts.summary(), self.producer.sent)
 
     def summary(self) -> str:
-        return f"{self.counts.summary()}; {self.producer.sent} events produced"
+        return (
+            f"{self.counts.summary()}; {self.producer.sent} events produced, "
+            f"{self.producer.dead_lettered} inputs dead-lettered"
+        )

@@ -104,13 +104,13 @@ class Receiver:
                 rejection = reject(
                     self.adapter.counts, BAD_SIGNATURE, f"signature does not match {url}"
                 )
-                await self.sink.put(rejection, f"POST from {request.remote}")
+                await self.sink.put(rejection, f"POST from {request.remote}", raw=body)
                 return web.Response(status=403, text="bad signature\n")
         results: list[Result] = self.adapter.feed_bytes(body)
         events: list[dict[str, Any]] = []
         for result in results:
             if isinstance(result, Rejection):
-                await self.sink.put(result, f"POST from {request.remote}")
+                await self.sink.put(result, f"POST from {request.remote}", raw=body)
             else:
                 events.extend(result)
         self.accepted += 1

@@ -231,6 +231,16 @@ def test_malformed_lines_are_counted_and_the_follower_keeps_going(
     assert set(seen) == expected_ids(range(3)) | expected_ids(range(6, 8))
     summary = out.read_text().strip().splitlines()[-1]
     assert "rejected: bad_number 1, truncated 2, unknown_verb 1" in summary, summary
+    assert "4 inputs dead-lettered" in summary, summary
+    dead = read_topics(broker.bootstrap, [topics.dead_letters])
+    assert sorted(record.value.rstrip(b"\r\n") for record in dead) == sorted(
+        [
+            b"1366720003|call-3|Q|NONE|TELEPORTED|1",
+            b"1366720004|call-4|Q|NONE|ABANDON|one|1|6",
+            b"1366720005|call-5|Q",
+            b"\xff\xfe\x00garbage",
+        ]
+    )
 
 
 def test_reading_a_file_once_releases_pending_wrapups_and_exits(
