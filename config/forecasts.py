@@ -45,14 +45,13 @@ from streams.staffing import MAX_TRAFFIC_ERLANGS
 FORECAST_KEYS: Final = ("file", "intervals")
 INTERVAL_KEYS: Final = ("queue", "interval_start", "contacts", "aht_s")
 CSV_COLUMNS: Final = INTERVAL_KEYS
-MAX_CONTACTS: Final = 1_000_000.0
 MAX_AHT_S: Final = 86_400.0
 
-_contacts = checks.number(ge=0, le=MAX_CONTACTS)
+_contacts = checks.number(ge=0)
 _aht_s = checks.number(gt=0, le=MAX_AHT_S)
 
-EARLIEST_MS: Final = 86_400_000
-"""1970-01-02: epoch milliseconds before this are a mistake (seconds for milliseconds…)."""
+EARLIEST_MS: Final = 946_684_800_000
+"""2000-01-01: a forecast for earlier is a mistake (epoch seconds taken for milliseconds…)."""
 LATEST_MS: Final = 253_402_214_400_000
 """9999-12-30: the last day every time zone can show."""
 
@@ -98,6 +97,7 @@ class _Found:
         number: Callable[[object, Callable[[object], float]], float],
     ) -> None:
         assert isinstance(values, dict)
+        shown_start = _shown(values["interval_start"])
         queue = _checked(fail, "queue", values["queue"], checks.text)
         start = _checked(fail, "interval_start", values["interval_start"], _epoch_ms)
         contacts = number(values["contacts"], _checker(fail, "contacts", _contacts))
@@ -114,7 +114,7 @@ class _Found:
                 f"expected the start of a {settings.interval_min}-minute interval of queue "
                 f"{queue!r} in site {site.name!r} ({site.timezone}), such as "
                 f"{calendar.isoformat(aligned)}",
-                values["interval_start"],
+                shown_start,
             )
         traffic = contacts * aht / (settings.interval_min * 60)
         if traffic > MAX_TRAFFIC_ERLANGS:
@@ -130,7 +130,7 @@ class _Found:
                 "interval_start",
                 f"expected one forecast per queue and interval, {self.where[key]} has "
                 f"queue {queue!r} at this time too",
-                values["interval_start"],
+                shown_start,
             )
         self.where[key] = where
         self.items[key] = ForecastInterval(queue, start, contacts, aht)
@@ -220,6 +220,11 @@ def _csv_number(value: object, check: Callable[[object], float]) -> float:
     return check(number)
 
 
+def _shown(value: object) -> object:
+    """``value`` as the file wrote it: YAML reads an unquoted time as a datetime."""
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 def _epoch_ms(value: object) -> int:
     """An ISO-8601 time with offset (a string, or the datetime YAML reads an unquoted one
     as), or integer epoch milliseconds (a YAML integer or a CSV cell of digits)."""
@@ -236,10 +241,10 @@ def _epoch_ms(value: object) -> int:
             except ValueError:
                 raise Invalid(expected, value) from None
         if not isinstance(moment, datetime) or moment.tzinfo is None:
-            raise Invalid(expected, value)
+            raise Invalid(expected, _shown(value))
         ms = to_epoch_ms(moment)
     if not EARLIEST_MS <= ms < LATEST_MS:
-        raise Invalid("expected a time from 1970-01-02 to 9999-12-29", value)
+        raise Invalid("expected a time from 2000-01-01 to 9999-12-29", value)
     return ms
 
 
