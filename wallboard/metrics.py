@@ -73,6 +73,12 @@ class GatewayHealth:
 
     websocket_clients: int
     consuming: bool
+    pushes: int = 0
+    """Push rounds (the state offered to every screen) so far."""
+    full_messages: int = 0
+    patch_messages: int = 0
+    skipped: int = 0
+    """Times a backed-up screen was passed over."""
 
 
 class HubCollector(Collector):
@@ -243,6 +249,25 @@ def gateway_metrics(
     )
     yield _single(
         "gateway_consuming", "1 when the gateway is reading its topics.", int(health.consuming)
+    )
+    yield CounterMetricFamily(
+        "floorwatch_gateway_pushes",
+        "Rounds in which the state was pushed to the screens.",
+        value=health.pushes,
+    )
+    messages = CounterMetricFamily(
+        "floorwatch_gateway_screen_messages",
+        "Websocket messages sent to screens: the whole state, or a patch from the last one.",
+        labels=["kind"],
+    )
+    messages.add_metric(["full"], health.full_messages)
+    messages.add_metric(["patch"], health.patch_messages)
+    yield messages
+    yield CounterMetricFamily(
+        "floorwatch_gateway_screen_skips",
+        "Times a screen was skipped because its connection was backed up (it gets the whole "
+        "state once it catches up).",
+        value=health.skipped,
     )
     yield _single("gateway_stale", "1 when the floor state is stale.", int(state["stale"]))
     last = state["last_update_ms"]

@@ -1,10 +1,21 @@
 """The wallboard gateway: one port serving the page, the websocket feed, the REST API,
 /metrics and /healthz, around a pure :class:`wallboard.hub.Hub` fed from Kafka.
 
-Pushing to screens: whenever the hub changed, at most every ``worker.snapshot_ms``, the
-state is encoded once and offered to every screen. Each screen has one slot holding the
-latest message and its own sending task, so a slow screen skips to the newest state instead
-of building a backlog, and never delays the others.
+Two kinds of websocket client, told apart by the subprotocol they ask for:
+
+- screens (the page, ``Sec-WebSocket-Protocol: floorwatch.screen.v1``) get the screen state
+  of their filter (:mod:`wallboard.screen`): whole on connect, then patches;
+- anything else (scripts) gets the whole REST state, ``{"type": "state", "state": …}`` as
+  ``/api/state`` answers it, on connect and on every push.
+
+Pushing: whenever the hub changed, at most every ``worker.snapshot_ms``, each message is
+built and encoded once (one edition per filter in use; one REST state for all scripts) and
+written to its clients with websockets' ``broadcast()``: a patch to the screens holding the
+previous edition, the whole state to any other. A client whose connection still has more
+than :data:`WRITE_BACKLOG_LIMIT` bytes unsent is skipped: it keeps what it has and gets the
+whole, latest state once it has taken in what is queued. So a slow or stalled client holds
+at most one message's worth of memory, never delays the others, and is dropped by the
+websocket keepalive if it stops answering.
 """
 
 from __future__ import annotations
@@ -12,32 +23,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
 from typing import Final, Self
 from urllib.parse import urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import Server, ServerConnection, broadcast
 from websockets.asyncio.server import serve as serve_websockets
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from config.settings import FloorwatchConfig
+from streams.errors import ConfigError
+from wallboard.access import Role, Tokens, presented_token, without_token
 from wallboard.api import Reply, Routes, error_reply
+from wallboard.colours import Colours, load_colours
 from wallboard.feed import Feed
 from wallboard.hub import Hub
 from wallboard.metrics import GatewayHealth, registry_for
+from wallboard.screen import Edition, ScreenStates, ViewFilter
 
 log = logging.getLogger(__name__)
 
 WS_PATH: Final = "/ws"
+SCREEN_PROTOCOL: Final = Subprotocol("floorwatch.screen.v1")
 MAX_STALE_CHECK_S: Final = 1.0
-"""The broadcaster looks at the clock at least this often, to announce data going stale."""
+"""The broadcaster looks at the clock at least this often, to announce data going stale and
+to catch up screens that were skipped while slow."""
+WRITE_BACKLOG_LIMIT: Final = 64 * 1024
+"""A screen with more unsent bytes than this is skipped until it has taken them in."""
 BROKER_MISSING: Final = (
     "floorwatch gateway: no broker configured; set FLOORWATCH_BROKER=kafka://host:port "
     "(or 'broker:' in the configuration file)"
@@ -50,34 +72,48 @@ def wall_clock_ms() -> int:
 
 
 class Screen:
-    """One websocket client: at most one message waiting, sent by the screen's own task."""
+    """One websocket client and the edition it holds."""
 
-    def __init__(self, connection: ServerConnection) -> None:
+    def __init__(self, connection: ServerConnection, view_filter: ViewFilter) -> None:
         self.connection = connection
-        self._latest: bytes | None = None
-        self._waiting = asyncio.Event()
+        self.view_filter = view_filter
+        self.seq: int | None = None
+        """The edition the screen was last sent (None: nothing yet)."""
 
-    def offer(self, message: bytes) -> None:
-        """Make ``message`` the next one to send, replacing any the screen has not taken."""
-        self._latest = message
-        self._waiting.set()
+    def backlog(self) -> int:
+        """Bytes written to the connection and not yet taken by the network."""
+        transport = self.connection.transport
+        return 0 if transport is None else transport.get_write_buffer_size()
 
-    async def send_forever(self) -> None:
-        """Send the latest offered message whenever there is one, until the connection ends."""
-        with contextlib.suppress(ConnectionClosed):
-            while True:
-                await self._waiting.wait()
-                self._waiting.clear()
-                message, self._latest = self._latest, None
-                if message is not None:
-                    await self.connection.send(message, text=True)
+
+@dataclass
+class Audience:
+    """The screens showing one filter, and the edition they were last sent."""
+
+    view_filter: ViewFilter
+    screens: set[Screen] = field(default_factory=set)
+    edition: Edition | None = None
+
+
+@dataclass
+class PushCounters:
+    """What the broadcaster did, for /metrics and the fan-out benchmark."""
+
+    pushes: int = 0
+    """Rounds in which the state was offered to the screens."""
+    full: int = 0
+    """Whole-state messages sent (on connect and to screens that missed an edition)."""
+    patches: int = 0
+    skipped: int = 0
+    """Times a screen was passed over because its connection was backed up."""
 
 
 class Gateway:
     """The running gateway: Kafka feed, hub, HTTP + websocket server and broadcaster.
 
     Use as ``async with Gateway(config, host=…, port=…) as gateway:``; ``port`` 0 binds a
-    free port, readable afterwards as ``gateway.port``.
+    free port, readable afterwards as ``gateway.port``. ``tokens`` and ``colours`` default
+    to none and the built-in bands (:func:`run` reads both from the environment).
     """
 
     def __init__(
@@ -87,6 +123,8 @@ class Gateway:
         host: str,
         port: int,
         clock: Callable[[], int] = wall_clock_ms,
+        tokens: Tokens | None = None,
+        colours: Colours | None = None,
     ) -> None:
         if config.broker is None:
             raise ValueError(BROKER_MISSING)
@@ -96,7 +134,9 @@ class Gateway:
         self._clock = clock
         self._push_every_s = config.worker.snapshot_ms / 1000
         self._allowed_origins = frozenset(config.gateway.allowed_origins)
+        self.tokens = tokens or Tokens()
         self.hub = Hub(config.gateway.stale_s)
+        self.screen_states = ScreenStates(self.hub, config.core, colours or Colours())
         self._changed = asyncio.Event()
         self.feed = Feed(
             config.broker,
@@ -105,7 +145,11 @@ class Gateway:
             self._changed.set,
             fetch_wait_ms=config.worker.fetch_wait_ms,
         )
-        self.screens: set[Screen] = set()
+        self.audiences: dict[ViewFilter, Audience] = {}
+        self.scripts: set[Screen] = set()
+        """Clients without the screen subprotocol: the whole REST state every time."""
+        self.counters = PushCounters()
+        self._seq = 0
         self.routes = Routes(
             self.hub,
             clock=clock,
@@ -120,17 +164,25 @@ class Gateway:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
+    @property
+    def screens(self) -> list[Screen]:
+        """Every websocket client, screens and scripts."""
+        found = [screen for audience in self.audiences.values() for screen in audience.screens]
+        return found + list(self.scripts)
+
     async def start(self) -> None:
         self._server = await serve_websockets(
             self._handle_screen,
             self.host,
             self.port,
             process_request=self._process_request,
+            select_subprotocol=_select_subprotocol,
             # screens send nothing of substance; states are pushed often, and compressing
             # each one once per screen costs more CPU than the bandwidth it saves on a LAN
             compression=None,
             max_size=2**16,
             close_timeout=2,
+            backlog=1024,  # a floor of screens reconnects at once after a gateway restart
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._tasks = [
@@ -163,14 +215,29 @@ class Gateway:
         await self.stop()
 
     def _health(self) -> GatewayHealth:
+        counters = self.counters
         return GatewayHealth(
-            websocket_clients=len(self.screens), consuming=self.feed.problem is None
+            websocket_clients=len(self.screens),
+            consuming=self.feed.problem is None,
+            pushes=counters.pushes,
+            full_messages=counters.full,
+            patch_messages=counters.patches,
+            skipped=counters.skipped,
         )
 
     # -- plain HTTP ---------------------------------------------------------------------------
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
+        role = _role_for(request.method, url.path)
+        query = url.query
+        if role is not None:
+            presented = presented_token(request.headers.get("Authorization"), url.query)
+            denied = self.tokens.check(role, presented)
+            if denied is not None:
+                log.warning("refused %s %s: %s", request.method, url.path, denied.message)
+                return _response(_denied_reply(denied.status, denied.message))
+            query = without_token(url.query)
         if url.path == WS_PATH:
             if request.method != "GET":
                 return _response(error_reply(HTTPStatus.METHOD_NOT_ALLOWED, "use GET"))
@@ -181,45 +248,119 @@ class Gateway:
                 log.warning("refused websocket from origin %r", origin)
                 return _response(error_reply(HTTPStatus.FORBIDDEN, f"origin not allowed: {origin}"))
             return None  # the websocket handshake goes on (426 if it is not an upgrade)
-        return _response(self.routes.handle(request.method, url.path, url.query))
+        return _response(self.routes.handle(request.method, url.path, query))
 
     # -- websocket screens --------------------------------------------------------------------
 
     async def _handle_screen(self, connection: ServerConnection) -> None:
-        screen = Screen(connection)
-        screen.offer(self.hub.message(self._clock()))
-        self.screens.add(screen)
-        sender = asyncio.create_task(screen.send_forever())
+        request_path = connection.request.path if connection.request is not None else ""
+        view_filter = ViewFilter.from_query(urlsplit(request_path).query)
+        screen = Screen(connection, view_filter)
+        now_ms = self._clock()
+        members: set[Screen]
+        if connection.subprotocol == SCREEN_PROTOCOL:
+            audience = self.audiences.get(view_filter)
+            if audience is None:
+                audience = self.audiences[view_filter] = Audience(view_filter)
+            if audience.edition is None:
+                audience.edition = self.screen_states.edition(view_filter, self._seq, now_ms)
+            # the edition the audience holds, so that the next push patches this screen too
+            self._send(audience.edition, [screen], None, self.screen_states.meta(now_ms))
+            members = audience.screens
+        else:
+            self._send_state([screen], self.hub.message(now_ms))
+            members = self.scripts
+        members.add(screen)
         try:
-            # screens have nothing to say yet; reading keeps the connection's control
-            # frames flowing and ends when the screen goes away
+            # clients have nothing to say; reading keeps the connection's control frames
+            # flowing and ends when the client goes away
             async for _ in connection:
                 pass
         except ConnectionClosed:
             pass
         finally:
-            self.screens.discard(screen)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            members.discard(screen)
+            audience_now = self.audiences.get(view_filter)
+            if audience_now is not None and not audience_now.screens:
+                del self.audiences[view_filter]
 
     async def _broadcast(self) -> None:
-        """Offer the state to every screen when it changed, at most every ``snapshot_ms``."""
+        """Push to every screen when the state changed, at most every ``snapshot_ms``."""
         sent: tuple[int, bool] | None = None
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), self._until_stale_check())
             self._changed.clear()
+            started = time.monotonic()
             now_ms = self._clock()
             current = (self.hub.version, self.hub.freshness(now_ms).stale)
-            if current == sent or not self.screens:
+            if current == sent or not (self.audiences or self.scripts):
+                self._catch_up(now_ms)
                 continue
-            message = self.hub.message(now_ms)
-            for screen in self.screens:
-                screen.offer(message)
+            self._push(now_ms)
             sent = current
             # the cadence limit: changes arriving meanwhile are coalesced into the next push
-            await asyncio.sleep(self._push_every_s)
+            await asyncio.sleep(max(0.0, self._push_every_s - (time.monotonic() - started)))
+
+    def _push(self, now_ms: int) -> None:
+        """One round: a new edition per filter, to every screen that can take it."""
+        self._seq += 1
+        self.counters.pushes += 1
+        meta = self.screen_states.meta(now_ms)
+        for audience in list(self.audiences.values()):
+            edition = self.screen_states.edition(audience.view_filter, self._seq, now_ms)
+            self._send(edition, audience.screens, audience.edition, meta)
+            audience.edition = edition
+        if self.scripts:
+            self._send_state(self.scripts, self.hub.message(now_ms))
+
+    def _send_state(self, scripts: Iterable[Screen], message: bytes) -> None:
+        """Write the whole REST state to the scripts that are not backed up."""
+        ready = []
+        for script in scripts:
+            if script.backlog() > WRITE_BACKLOG_LIMIT:
+                self.counters.skipped += 1
+            else:
+                ready.append(script.connection)
+        if ready:
+            broadcast(ready, message, text=True)
+            self.counters.full += len(ready)
+
+    def _catch_up(self, now_ms: int) -> None:
+        """Send the whole latest state to screens that missed an edition and are no longer
+        backed up (without news, no push round would reach them)."""
+        meta: bytes | None = None
+        for audience in self.audiences.values():
+            edition = audience.edition
+            if edition is None:
+                continue
+            behind = [s for s in audience.screens if s.seq != edition.seq and s.backlog() == 0]
+            if behind:
+                meta = meta or self.screen_states.meta(now_ms)
+                self._send(edition, behind, None, meta)
+
+    def _send(
+        self, edition: Edition, screens: Iterable[Screen], base: Edition | None, meta: bytes
+    ) -> None:
+        """Write ``edition`` to ``screens``: a patch from ``base`` to those holding it, the
+        whole state to the others; skip screens that are backed up."""
+        patch_to: list[ServerConnection] = []
+        full_to: list[ServerConnection] = []
+        for screen in screens:
+            if screen.backlog() > WRITE_BACKLOG_LIMIT:
+                self.counters.skipped += 1
+                continue
+            if base is not None and screen.seq == base.seq:
+                patch_to.append(screen.connection)
+            else:
+                full_to.append(screen.connection)
+            screen.seq = edition.seq
+        if patch_to and base is not None:
+            broadcast(patch_to, edition.patch_message(base, meta), text=True)
+            self.counters.patches += len(patch_to)
+        if full_to:
+            broadcast(full_to, edition.full_message(meta), text=True)
+            self.counters.full += len(full_to)
 
     def _until_stale_check(self) -> float:
         """Seconds until fresh state would turn stale without news (capped). Stale state
@@ -230,6 +371,34 @@ class Gateway:
             return MAX_STALE_CHECK_S
         flips_in_s = (fresh.last_update_ms + self.hub.stale_ms - now_ms) / 1000 + 0.01
         return min(MAX_STALE_CHECK_S, max(0.01, flips_in_s))
+
+
+def _select_subprotocol(
+    connection: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    """The screen protocol when the client asks for it; none otherwise (scripts)."""
+    return SCREEN_PROTOCOL if SCREEN_PROTOCOL in offered else None
+
+
+def _role_for(method: str, path: str) -> Role | None:
+    """The role a request needs (None: open to anyone)."""
+    if path in ("/", WS_PATH):
+        return "viewer"
+    if path.startswith("/api/"):
+        return "operator" if method == "POST" and path.endswith("/ack") else "viewer"
+    return None
+
+
+def _denied_reply(status: HTTPStatus, message: str) -> Reply:
+    reply = error_reply(status, message)
+    if status == HTTPStatus.UNAUTHORIZED:
+        return Reply(
+            reply.status,
+            reply.body,
+            reply.content_type,
+            (("WWW-Authenticate", 'Bearer realm="floorwatch"'),),
+        )
+    return reply
 
 
 def _response(reply: Reply) -> Response:
@@ -247,12 +416,25 @@ def _response(reply: Reply) -> Response:
 
 
 async def serve(
-    config: FloorwatchConfig, *, host: str, port: int, stop: asyncio.Event | None = None
+    config: FloorwatchConfig,
+    *,
+    host: str,
+    port: int,
+    stop: asyncio.Event | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> None:
     """Run a gateway until ``stop`` is set (or the task is cancelled); prints
-    ``floorwatch gateway: http://HOST:PORT/`` on stdout once it is serving."""
+    ``floorwatch gateway: http://HOST:PORT/`` on stdout once it is serving. Tokens and the
+    colour thresholds file come from ``env`` (default: the process environment)."""
+    env = os.environ if env is None else env
     stop = stop or asyncio.Event()
-    async with Gateway(config, host=host, port=port) as gateway:
+    tokens = Tokens.from_env(env)
+    colours = load_colours(env)
+    async with Gateway(config, host=host, port=port, tokens=tokens, colours=colours) as gateway:
+        if tokens.any:
+            log.info("gateway tokens: %r", tokens)
+        if colours.source != Colours().source:
+            log.info("colour thresholds from %s", colours.source)
         print(f"floorwatch gateway: {gateway.url}", flush=True)
         await stop.wait()
 
@@ -274,6 +456,11 @@ def run(config: FloorwatchConfig, *, host: str, port: int) -> int:
         print(BROKER_MISSING, file=sys.stderr)
         return 2
     _configure_logging()
+    try:
+        load_colours(os.environ)  # a wrong thresholds file fails before anything starts
+    except ConfigError as exc:
+        print(f"floorwatch gateway: {exc}", file=sys.stderr)
+        return 2
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -290,4 +477,4 @@ def run(config: FloorwatchConfig, *, host: str, port: int) -> int:
     return 0
 
 
-__all__ = ["Gateway", "Screen", "run", "serve", "wall_clock_ms"]
+__all__ = ["SCREEN_PROTOCOL", "Audience", "Gateway", "Screen", "run", "serve", "wall_clock_ms"]

@@ -107,3 +107,64 @@ async def eventually(
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class ScreenView:
+    """What a page holds: the screen state rebuilt from ``state`` and ``patch`` messages
+    exactly as ``app.js`` does, checking that every patch applies to the edition held."""
+
+    def __init__(self) -> None:
+        self.sections: dict[str, dict[str, Any]] = {}
+        self.meta: dict[str, Any] = {}
+        self.seq: int | None = None
+        self.kinds: list[str] = []
+        """The type of every message applied, in order."""
+
+    def apply(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "state":
+            self.sections = {name: dict(items) for name, items in message["set"].items()}
+        elif kind == "patch":
+            assert message["base"] == self.seq, (message["base"], self.seq)
+            for name, items in message["set"].items():
+                self.sections.setdefault(name, {}).update(items)
+            for name, keys in message["del"].items():
+                for key in keys:
+                    del self.sections[name][key]
+        else:
+            raise AssertionError(f"unexpected message type {kind!r}")
+        self.kinds.append(kind)
+        self.seq = message["seq"]
+        self.meta = message["meta"]
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.sections.get(name, {})
+
+    def queue(self, name: str) -> dict[str, Any] | None:
+        return self.section("queues").get(name)
+
+
+async def receive(client: Any, view: ScreenView, timeout_s: float = 2.0) -> ScreenView:
+    """Apply the next message of a websocket ``client`` to ``view``."""
+    view.apply(orjson.loads(await asyncio.wait_for(client.recv(), timeout_s)))
+    return view
+
+
+async def screen_where(
+    client: Any,
+    view: ScreenView,
+    predicate: Callable[[ScreenView], bool],
+    timeout_s: float = 2.0,
+    what: str = "screen condition",
+) -> ScreenView:
+    """Apply messages until ``predicate(view)`` holds; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate(view):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{what}: not met within {timeout_s} s (meta {view.meta})")
+        try:
+            await receive(client, view, left)
+        except TimeoutError:
+            continue
+    return view

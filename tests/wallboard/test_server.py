@@ -20,10 +20,13 @@ from streams.wire import queue_key, worker_key
 from tests.wallboard.live import (
     HttpReply,
     Publisher,
+    ScreenView,
     create_topics,
     eventually,
     http,
     now_ms,
+    receive,
+    screen_where,
     with_gateway,
 )
 from tests.wallboard.records import (
@@ -36,11 +39,19 @@ from tests.wallboard.records import (
     morning,
     snapshot_records,
 )
-from wallboard.server import Gateway
+from wallboard.access import Tokens
+from wallboard.screen import ViewFilter
+from wallboard.server import SCREEN_PROTOCOL, WRITE_BACKLOG_LIMIT, Gateway, Screen
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 NOW = T0 + 29 * MIN + 30 * SEC
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec_WebSocket_Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec_WebSocket_Version": "13",
+}
 
 
 async def state_of(gateway: Gateway) -> dict[str, Any]:
@@ -241,28 +252,23 @@ async def test_healthz_is_503_without_data_200_when_fresh_503_when_stale(
 # -- websockets ---------------------------------------------------------------------------------
 
 
-async def next_state(client: ClientConnection, timeout_s: float = 2.0) -> dict[str, Any]:
-    message = orjson.loads(await asyncio.wait_for(client.recv(), timeout_s))
-    assert message["type"] == "state"
-    state: dict[str, Any] = message["state"]
-    return state
+def screen(url: str, **kwargs: Any) -> Any:
+    """A websocket connection as the page opens it (the screen subprotocol)."""
+    return connect(url, subprotocols=[SCREEN_PROTOCOL], **kwargs)
 
 
-async def state_where(
-    client: ClientConnection, predicate: Any, timeout_s: float = 2.0
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        state = await next_state(client, max(0.01, deadline - time.monotonic()))
-        if predicate(state):
-            return state
+async def first_view(client: ClientConnection) -> ScreenView:
+    view = await receive(client, ScreenView())
+    assert view.kinds == ["state"]
+    return view
 
 
-def billing_waiting(state: dict[str, Any]) -> int | None:
-    return next((q["waiting"] for q in state["queues"] if q["queue"] == "billing"), None)
+def billing_waiting(view: ScreenView) -> int | None:
+    billing = view.queue("billing")
+    return None if billing is None else billing["waiting"]
 
 
-async def test_websocket_sends_the_full_state_then_an_update_within_a_second(
+async def test_websocket_sends_the_whole_screen_state_then_patches_within_a_second(
     gateway: Gateway, publisher: Publisher
 ) -> None:
     published = now_ms()
@@ -270,20 +276,113 @@ async def test_websocket_sends_the_full_state_then_an_update_within_a_second(
     await publisher.snapshots(records)
     await eventually(lambda: _has_queues(gateway, 2), what="queues consumed")
 
-    async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as client:
-        first = await next_state(client)
-        assert [q["queue"] for q in first["queues"]] == ["billing", "sales"]
-        assert first["groups"]["floor"]["day"]["offered"] == 8
+    async with screen(f"ws://127.0.0.1:{gateway.port}/ws") as client:
+        view = await first_view(client)
+        assert sorted(view.section("queues")) == ["billing", "sales"]
+        assert view.section("groups")["floor"]["windows"]["day"]["offered"] == 8
+        assert sorted(view.section("agents")) == ["ann", "bob", "cat"]
+        # the board row, without the figures that move with the clock alone
+        assert view.section("agents")["cat"] == {
+            "agent_id": "cat",
+            "name": "Cat Roy",
+            "team": "red",
+            "site": None,
+            "state": "not_ready",
+            "reason": "break",
+            "since_ms": T0 + 20 * MIN,
+            "queue": None,
+        }
+        assert view.section("staff")["team:red"]["not_ready"] == 1
+        billing = view.queue("billing")
+        assert billing is not None
+        assert billing["colours"]["service_level"] == [0.8, 0.7]
+        assert billing["colours"]["longest_wait_s"] == [15.0, 20.0]
+        assert billing["windows"]["day"]["service_level"]["answered_only"] == 0.5
 
         changed = copy.deepcopy(records[queue_key("billing")])
         changed["waiting"] = 5
         changed["published_ms"] = now_ms()
         sent_at = time.monotonic()
         await publisher.send(publisher.topics.snapshots, queue_key("billing"), changed)
-        update = await state_where(client, lambda s: billing_waiting(s) == 5)
+        raw_patch = None
+        while billing_waiting(view) != 5:
+            raw = orjson.loads(await asyncio.wait_for(client.recv(), 2.0))
+            view.apply(raw)
+            raw_patch = raw
         assert time.monotonic() - sent_at < 1.0
-        assert update["groups"]["floor"]["interval"]["waiting"] == 5
-        assert update["version"] > first["version"]
+        assert raw_patch is not None and raw_patch["type"] == "patch"
+        # only what changed travels: billing and the roll-ups, not sales nor the agents
+        assert sorted(raw_patch["set"]) == ["groups", "queues"]
+        assert list(raw_patch["set"]["queues"]) == ["billing"]
+        assert view.section("groups")["floor"]["waiting"] == 5
+        assert view.meta["last_update_ms"] >= changed["published_ms"]
+
+
+async def test_a_script_without_the_screen_protocol_gets_the_whole_rest_state_each_time(
+    gateway: Gateway, publisher: Publisher
+) -> None:
+    records = snapshot_records(folded(morning()), NOW, now_ms())
+    await publisher.snapshots(records)
+    await eventually(lambda: _has_queues(gateway, 2), what="queues consumed")
+
+    async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as client:
+        assert client.subprotocol is None
+        first = orjson.loads(await asyncio.wait_for(client.recv(), 2))
+        assert first["type"] == "state"
+        assert first["state"] == (await state_of(gateway)) | {"now_ms": first["state"]["now_ms"]}
+        changed = {**records[queue_key("billing")], "waiting": 7, "published_ms": now_ms()}
+        await publisher.send(publisher.topics.snapshots, queue_key("billing"), changed)
+        deadline = time.monotonic() + 2
+        while True:
+            message = orjson.loads(await asyncio.wait_for(client.recv(), 2))
+            assert message["type"] == "state"
+            queues = {q["queue"]: q for q in message["state"]["queues"]}
+            if queues["billing"]["waiting"] == 7:
+                break
+            assert time.monotonic() < deadline
+        assert (
+            queues["billing"]["handling_agents"] == records[queue_key("billing")]["handling_agents"]
+        )
+
+
+async def test_websocket_filter_keeps_its_queues_and_agents_and_rolls_up_only_those(
+    gateway: Gateway, publisher: Publisher
+) -> None:
+    await publisher.snapshots(snapshot_records(folded(morning()), NOW, now_ms()))
+    await eventually(lambda: _has_queues(gateway, 2), what="queues consumed")
+    base = f"ws://127.0.0.1:{gateway.port}/ws"
+
+    async with screen(f"{base}?queues=billing") as client:
+        view = await first_view(client)
+        assert sorted(view.section("queues")) == ["billing"]
+        assert sorted(view.section("agents")) == ["ann", "cat"]  # skilled for billing
+        floor = view.section("groups")["floor"]
+        assert floor["queues"] == 1
+        assert floor["windows"]["day"]["offered"] == 6
+        assert floor["windows"]["day"]["service_level"]["answered_only"] == 0.5
+        assert view.section("staff")["floor"]["logged_in"] == 2
+        assert view.section("settings")["filter"] == {
+            "site": [],
+            "queues": ["billing"],
+            "team": [],
+        }
+
+    async with screen(f"{base}?team=blue") as client:
+        view = await first_view(client)
+        assert sorted(view.section("queues")) == ["billing", "sales"]
+        assert sorted(view.section("agents")) == ["bob"]
+        assert view.section("staff")["floor"]["logged_in"] == 1
+        assert sorted(k for k in view.section("staff") if k.startswith("team:")) == ["team:blue"]
+
+    async with screen(f"{base}?site=default,elsewhere&queues=sales") as client:
+        view = await first_view(client)
+        assert sorted(view.section("queues")) == ["sales"]
+        assert view.section("agents") == {}  # no agent row names a site
+
+    async with screen(f"{base}?site=elsewhere") as client:
+        view = await first_view(client)
+        assert view.section("queues") == {}
+        assert view.section("groups")["floor"]["windows"] == {}
 
 
 async def test_screens_are_told_when_the_state_goes_stale_without_news(
@@ -292,13 +391,20 @@ async def test_screens_are_told_when_the_state_goes_stale_without_news(
     config = with_gateway(config, stale_s=0.5)
     await create_topics(config)
     gateway = Gateway(config, host="127.0.0.1", port=0)
-    async with gateway, connect(f"ws://127.0.0.1:{gateway.port}/ws") as client:
-        assert (await next_state(client))["stale"] is True  # nothing read yet
+    async with gateway, screen(f"ws://127.0.0.1:{gateway.port}/ws") as client:
+        view = await first_view(client)
+        assert view.meta["stale"] is True  # nothing read yet
         await publisher.send(config.topics.snapshots, worker_key("w1"), heartbeat("w1", now_ms()))
-        fresh = await state_where(client, lambda s: not s["stale"])
-        stale = await state_where(client, lambda s: s["stale"])
-        assert stale["version"] == fresh["version"]  # time alone made it stale
-        assert stale["stale_reason"].startswith("no snapshot or worker heartbeat for")
+        await screen_where(client, view, lambda v: not v.meta["stale"], what="fresh")
+        fresh_version = view.meta["version"]
+        await screen_where(client, view, lambda v: v.meta["stale"], what="stale again")
+        assert view.meta["version"] == fresh_version  # time alone made it stale
+        assert view.meta["stale_reason"].startswith("no snapshot or worker heartbeat for")
+        assert view.kinds[-1] == "patch"
+
+
+async def _screens(gateway: Gateway) -> list[Screen]:
+    return gateway.screens
 
 
 async def _has_queues(gateway: Gateway, count: int) -> bool:
@@ -315,7 +421,8 @@ async def open_slow_screen(port: int) -> tuple[asyncio.StreamReader, asyncio.Str
     reader, writer = await asyncio.open_connection(sock=sock)
     writer.write(
         b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Protocol: floorwatch.screen.v1\r\n\r\n"
     )
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
@@ -323,7 +430,18 @@ async def open_slow_screen(port: int) -> tuple[asyncio.StreamReader, asyncio.Str
     return reader, writer
 
 
-async def test_a_screen_that_stops_reading_does_not_delay_the_others(
+async def read_text_frame(reader: asyncio.StreamReader) -> bytes:
+    """The payload of the next unfragmented server frame (servers do not mask)."""
+    head = await reader.readexactly(2)
+    length = head[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(await reader.readexactly(2), "big")
+    elif length == 127:
+        length = int.from_bytes(await reader.readexactly(8), "big")
+    return await reader.readexactly(length)
+
+
+async def test_a_screen_that_stops_reading_does_not_delay_the_others_nor_pile_up(
     gateway: Gateway, publisher: Publisher
 ) -> None:
     # a big floor, so every state is large enough to fill the slow screen's buffers
@@ -334,25 +452,48 @@ async def test_a_screen_that_stops_reading_does_not_delay_the_others(
     await publisher.snapshots(records)
     await eventually(lambda: _has_queues(gateway, 2), what="queues consumed")
 
-    _, slow_writer = await open_slow_screen(gateway.port)
-    async with connect(f"ws://127.0.0.1:{gateway.port}/ws", max_size=None) as fast:
-        await next_state(fast)
+    slow_reader, slow_writer = await open_slow_screen(gateway.port)
+    (slow_screen,) = await eventually(lambda: _screens(gateway), what="slow screen registered")
+    # a slow network: the gateway's kernel holds little for it (loopback would take MBs)
+    slow_socket = slow_screen.connection.transport.get_extra_info("socket")
+    slow_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    async with screen(f"ws://127.0.0.1:{gateway.port}/ws", max_size=None) as fast:
+        view = await first_view(fast)
         billing_view = records[queue_key("billing")]
         latencies = []
-        for waiting in range(10, 22):
+        for waiting in range(10, 40):
+            # agents change too, so every patch is big
+            await publisher.send_all(
+                publisher.topics.snapshots,
+                [
+                    (f"agent:x{n}", {**agent, "agent_id": f"x{n}", "name": f"A{waiting} {n}"})
+                    for n in range(300)
+                ],
+            )
             changed = {**billing_view, "waiting": waiting, "published_ms": now_ms()}
             sent_at = time.monotonic()
             await publisher.send(publisher.topics.snapshots, queue_key("billing"), changed)
-            await state_where(fast, lambda s, w=waiting: billing_waiting(s) == w)
+            await screen_where(fast, view, lambda v, w=waiting: billing_waiting(v) == w)
             latencies.append(time.monotonic() - sent_at)
-        backed_up = [
-            screen.connection.transport.get_write_buffer_size()
-            for screen in gateway.screens
-            if screen.connection.transport.get_write_buffer_size() > 0
-        ]
-        assert backed_up, "the slow screen never backed up: the test proves nothing"
+        assert slow_screen.backlog() > 0, "the slow screen never backed up: proves nothing"
+        assert gateway.counters.skipped > 0
+        # bounded: what waits for the slow screen is at most the limit plus one message
+        full_size = len(gateway.audiences[ViewFilter()].edition.full_message(b"{}"))  # type: ignore[union-attr]
+        assert slow_screen.backlog() <= WRITE_BACKLOG_LIMIT + full_size
         assert max(latencies) < 1.0, latencies
         assert len(gateway.screens) == 2
+        assert view.kinds[1:] == ["patch"] * (len(view.kinds) - 1)
+
+        # the slow screen reads again: after what was queued, it gets the latest state whole
+        final = {**billing_view, "waiting": 99, "published_ms": now_ms()}
+        await publisher.send(publisher.topics.snapshots, queue_key("billing"), final)
+        await screen_where(fast, view, lambda v: billing_waiting(v) == 99)
+        seen = ScreenView()
+        deadline = time.monotonic() + 5
+        while billing_waiting(seen) != 99:
+            assert time.monotonic() < deadline, "the slow screen never caught up"
+            seen.apply(orjson.loads(await asyncio.wait_for(read_text_frame(slow_reader), 5)))
+        assert "state" in seen.kinds[1:], "caught up without a whole state: a backlog was kept"
     slow_writer.close()
 
 
@@ -363,18 +504,10 @@ async def test_websocket_from_an_origin_not_allowed_is_refused(
     await create_topics(config)
     async with Gateway(config, host="127.0.0.1", port=0) as gateway:
         url = f"ws://127.0.0.1:{gateway.port}/ws"
-        refused = await http(
-            gateway.port,
-            "/ws",
-            Origin="https://evil.example",
-            Upgrade="websocket",
-            Connection="Upgrade",
-            Sec_WebSocket_Key="dGhlIHNhbXBsZSBub25jZQ==",
-            Sec_WebSocket_Version="13",
-        )
+        refused = await http(gateway.port, "/ws", Origin="https://evil.example", **UPGRADE)
         assert refused.status == 403
-        async with connect(url, origin=Origin("https://board.example")) as client:
-            assert (await next_state(client))["stale"] is True
+        async with screen(url, origin=Origin("https://board.example")) as client:
+            assert (await first_view(client)).meta["stale"] is True
 
 
 # -- the page and the other routes --------------------------------------------------------------
@@ -401,3 +534,103 @@ async def test_page_and_static_files_are_served_and_unknown_paths_are_404(
     assert alerts.json() == {"alerts": []}
     plain = await http(gateway.port, "/ws")
     assert plain.status == 426
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+VIEWER = "viewer-secret"
+OPERATOR = "operator-secret"
+
+
+async def ws_status(port: int, path: str, **headers: str) -> int:
+    """The status of a websocket handshake on ``path`` (101 when it is accepted)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    lines += [f"{k.replace('_', '-')}: {v}" for k, v in {**UPGRADE, **headers}.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    writer.close()
+    return int(head.split()[1])
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("GET", "/api/state"),
+        ("GET", "/api/intervals"),
+        ("GET", "/api/alerts"),
+        ("POST", "/api/alerts/a-1/ack"),
+        ("GET", "/ws"),
+    ],
+)
+async def test_with_tokens_configured_a_missing_token_is_401_and_a_wrong_one_403(
+    config: FloorwatchConfig, method: str, path: str
+) -> None:
+    await create_topics(config)
+    tokens = Tokens(viewer=VIEWER, operator=OPERATOR)
+    async with Gateway(config, host="127.0.0.1", port=0, tokens=tokens) as gateway:
+        extra = UPGRADE if path == "/ws" else {}
+        missing = await http(gateway.port, path, method=method, **extra)
+        assert missing.status == 401
+        assert missing.headers["www-authenticate"] == 'Bearer realm="floorwatch"'
+        assert "token required" in missing.json()["error"]
+        sep = "&" if "?" in path else "?"
+        wrong_query = await http(gateway.port, f"{path}{sep}token=guess", method=method, **extra)
+        assert wrong_query.status == 403
+        wrong_header = await http(
+            gateway.port, path, method=method, Authorization="Bearer guess", **extra
+        )
+        assert wrong_header.status == 403
+        assert "guess" not in wrong_header.body.decode()
+
+
+async def test_with_tokens_the_right_token_opens_page_api_and_websocket_and_only_the_operator_acks(
+    config: FloorwatchConfig,
+) -> None:
+    await create_topics(config)
+    tokens = Tokens(viewer=VIEWER, operator=OPERATOR)
+    async with Gateway(config, host="127.0.0.1", port=0, tokens=tokens) as gateway:
+        port = gateway.port
+        assert (await http(port, f"/?token={VIEWER}")).status == 200
+        assert (await http(port, "/api/state", Authorization=f"Bearer {VIEWER}")).status == 200
+        # the token parameter is the gateway's, not the route's: no "unknown parameter"
+        intervals = await http(port, f"/api/intervals?token={VIEWER}&queue=billing")
+        assert intervals.status == 200, intervals.body
+        assert (await http(port, f"/api/alerts?token={OPERATOR}")).status == 200
+        assert await ws_status(port, f"/ws?token={VIEWER}") == 101
+        assert await ws_status(port, f"/ws?queues=billing&token={OPERATOR}") == 101
+        async with screen(f"ws://127.0.0.1:{port}/ws?token={VIEWER}") as client:
+            assert (await first_view(client)).meta["stale"] is True
+
+        viewer_ack = await http(port, f"/api/alerts/a-1/ack?token={VIEWER}", method="POST")
+        assert viewer_ack.status == 403
+        assert viewer_ack.json()["error"] == "token not valid for operator access"
+        operator_ack = await http(
+            port, "/api/alerts/a-1/ack", method="POST", Authorization=f"Bearer {OPERATOR}"
+        )
+        assert operator_ack.status == 501  # past the door; acknowledging lands with alerts
+
+        # what carries no floor data stays open: the page's code, Prometheus, health probes
+        assert (await http(port, "/static/app.js")).status == 200
+        assert (await http(port, "/metrics")).status == 200
+        assert (await http(port, "/healthz")).status == 503  # open, and nothing read yet
+
+
+async def test_with_only_a_viewer_token_it_also_acknowledges(config: FloorwatchConfig) -> None:
+    await create_topics(config)
+    async with Gateway(config, host="127.0.0.1", port=0, tokens=Tokens(viewer=VIEWER)) as gateway:
+        assert (await http(gateway.port, "/api/alerts/a-1/ack", method="POST")).status == 401
+        ack = await http(gateway.port, f"/api/alerts/a-1/ack?token={VIEWER}", method="POST")
+        assert ack.status == 501
+
+
+async def test_a_foreign_origin_is_refused_even_with_the_right_token(
+    config: FloorwatchConfig,
+) -> None:
+    config = with_gateway(config, allowed_origins=("https://board.example",))
+    await create_topics(config)
+    async with Gateway(config, host="127.0.0.1", port=0, tokens=Tokens(viewer=VIEWER)) as gateway:
+        path = f"/ws?token={VIEWER}"
+        assert await ws_status(gateway.port, path, Origin="https://evil.example") == 403
+        assert await ws_status(gateway.port, path, Origin="https://board.example") == 101

@@ -1,12 +1,20 @@
-// Floorwatch wallboard: renders the gateway's state pushed over /ws.
+// Floorwatch wallboard: renders the screen state the gateway pushes over /ws.
 //
-// Every message is the whole floor ({"type": "state", "state": ...}), so a reconnect is a
-// full resync by construction. Every string from the data is inserted as text
-// (textContent), never as markup. Ages (longest wait, time in state) tick locally every
-// second against the server's clock (the offset is taken from each message's now_ms).
+// Protocol (subprotocol floorwatch.screen.v1, see wallboard/screen.py): the first message is
+// the whole state {"type":"state","seq","meta","set":{section:{key:item}}}; then patches
+// {"type":"patch","seq","base","meta","set":{…},"del":{section:[keys]}} from the edition the
+// page holds. A patch for another edition, or a lost connection, means a reconnect, and a
+// reconnect is a full resync. Every string from the data is inserted as text (textContent),
+// never as markup. Ages (longest wait, time in state) tick every second against the
+// gateway's clock (offset taken from each message's meta.now_ms).
+//
+// URL parameters: site, queues, team (the view: comma-separated, passed to the gateway),
+// token (viewer or operator token), tv=1 (TV mode: large type, fits the screen without
+// scrolling), sort=name|team|state|reason|time|queue (agent board order; -time reverses).
 "use strict";
 
 (() => {
+  const PROTOCOL = "floorwatch.screen.v1";
   const WINDOW_NAMES = { interval: "Interval", day: "Today" };
   const DEFINITION_NAMES = {
     answered_of_offered: "answered of offered",
@@ -21,33 +29,75 @@
     not_ready: "Not ready",
     logged_out: "Logged out",
   };
+  const STATE_ORDER = ["not_ready", "after_contact_work", "on_contact", "available", "logged_out"];
+  const SEVERITY = { red: 2, amber: 1, green: 0, "": -1 };
+  const BADGES = {
+    red: "✖ Critical",
+    amber: "▲ Warning",
+    green: "✔ OK",
+    "": "– No data",
+  };
+  const METRIC_NAMES = {
+    service_level: "SL",
+    longest_wait_s: "Longest wait",
+    waiting: "Waiting",
+    at_risk: "At risk",
+    abandon_rate: "Abandoned",
+    asa_s: "ASA",
+  };
   const RETRY_FIRST_MS = 500;
   const RETRY_MAX_MS = 15000;
-  const AMBER_BELOW_TARGET = 0.05; // provisional until the wallboard colour thresholds land
-  const RISK_FRACTION = 0.75;
+  const SILENCE_GRACE_S = 2;
+
+  const params = new URLSearchParams(window.location.search);
+  const token = params.get("token") || "";
+  const tvMode = ["1", "true", "yes", "on"].includes((params.get("tv") || "").toLowerCase());
+  const filter = {};
+  for (const name of ["site", "queues", "team"]) {
+    const values = params.getAll(name).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v);
+    if (values.length) filter[name] = values;
+  }
+  let sortKey = (params.get("sort") || "team").replace(/^-/, "");
+  let sortDescending = (params.get("sort") || "").startsWith("-");
 
   const $ = (id) => document.getElementById(id);
   const view = {
+    viewName: $("view-name"),
     floor: $("floor"),
     connection: $("connection"),
     clock: $("clock"),
     banner: $("banner"),
+    alertsSection: $("alerts-section"),
     alerts: $("alerts"),
     alertsEmpty: $("alerts-empty"),
     alertsNote: $("alerts-note"),
     queues: $("queues"),
     queuesEmpty: $("queues-empty"),
+    groupRows: document.querySelector("#groups tbody"),
+    groupsSlHead: $("groups-sl-head"),
+    teamsDetails: $("teams-details"),
+    teamsSummary: $("teams-summary"),
+    teamRows: document.querySelector("#teams tbody"),
     agentsSummary: $("agents-summary"),
+    agentsTable: $("agents"),
     agentRows: document.querySelector("#agents tbody"),
+    exceptions: $("exceptions"),
   };
 
-  let state = null;
+  // the screen state: section -> key -> item, and the edition it is
+  let sections = null;
+  let meta = null;
+  let seq = null;
   let clockOffsetMs = 0;
+  let lastMessageAt = null;
+  let socket = null;
   let connected = false;
   let retryMs = RETRY_FIRST_MS;
   let retryAt = null;
+  let teamsOpenedByUser = false;
   const tiles = new Map(); // queue name -> tile parts
   const agentRows = new Map(); // agent id -> row parts
+  const groupRows = new Map(); // group key -> row parts
 
   // -- small helpers ------------------------------------------------------------------------
 
@@ -80,7 +130,7 @@
   }
 
   function ageSince(ms) {
-    return ms === null || ms === undefined ? null : (serverNow() - ms) / 1000;
+    return ms === null || ms === undefined ? null : Math.max(0, (serverNow() - ms) / 1000);
   }
 
   function percent(ratio) {
@@ -98,39 +148,88 @@
   function windowName(label) {
     if (label in WINDOW_NAMES) return WINDOW_NAMES[label];
     const rolling = /^rolling_(\d+)$/.exec(label);
-    return rolling ? `Last ${rolling[1]} min` : label;
+    return rolling ? `${rolling[1]} min` : label;
   }
 
   function definitionName(id) {
     return DEFINITION_NAMES[id] || id;
   }
 
-  // Colour of a service level against its target: good, warn or bad ("" without data).
-  function slClass(ratio, target) {
-    if (ratio === null || ratio === undefined || target === null || target === undefined) return "";
-    if (ratio >= target) return "good";
-    return ratio >= target - AMBER_BELOW_TARGET ? "warn" : "bad";
+  function primaryDefinition(serviceLevels) {
+    const ids = Object.keys(serviceLevels || {});
+    return ids.includes("answered_of_offered") ? "answered_of_offered" : ids[0];
   }
 
-  function waitClass(ageS, thresholdS) {
-    if (ageS === null || !thresholdS) return "";
-    if (ageS >= thresholdS) return "bad";
-    return ageS >= RISK_FRACTION * thresholdS ? "warn" : "";
+  function section(name) {
+    return (sections && sections[name]) || {};
+  }
+
+  // -- colours ------------------------------------------------------------------------------
+
+  // Colour of one figure against its band [amber, red]; same rule as wallboard.colours.colour_of:
+  // service level is bad below the band, every other metric at or above it.
+  function colourOf(metric, value, band) {
+    if (value === null || value === undefined || !band) return "";
+    const below = metric === "service_level";
+    const [amber, red] = band;
+    if (red !== null && red !== undefined && (below ? value < red : value >= red)) return "red";
+    if (amber !== null && amber !== undefined && (below ? value < amber : value >= amber)) return "amber";
+    return "green";
+  }
+
+  function worst(colours) {
+    return colours.reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), "");
+  }
+
+  function formatMetric(metric, value) {
+    if (metric === "service_level" || metric === "abandon_rate") return percent(value);
+    if (metric === "longest_wait_s") return duration(value);
+    if (metric === "asa_s") return seconds(value);
+    return count(value);
+  }
+
+  // Why a tile has its colour, in words: the figures past their amber or red edge.
+  function breaches(values, bands) {
+    const out = [];
+    for (const [metric, value] of Object.entries(values)) {
+      const colour = colourOf(metric, value, bands[metric]);
+      if (colour !== "red" && colour !== "amber") continue;
+      const edge = bands[metric][colour === "red" ? 1 : 0];
+      const side = metric === "service_level" ? "<" : "≥";
+      out.push({ colour, text: `${METRIC_NAMES[metric] || metric} ${formatMetric(metric, value)} ${side} ${formatMetric(metric, edge)}` });
+    }
+    out.sort((a, b) => SEVERITY[b.colour] - SEVERITY[a.colour]);
+    return out;
+  }
+
+  function agentBand(agent) {
+    const bands = section("settings").agents || { states: {}, reasons: {} };
+    if (agent.state === "not_ready" && agent.reason && bands.reasons[agent.reason]) return bands.reasons[agent.reason];
+    return bands.states[`${agent.state}_s`] || null;
   }
 
   // -- connection ---------------------------------------------------------------------------
 
-  function connect() {
-    retryAt = null;
+  function socketUrl() {
     const url = new URL("ws", window.location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(url);
-    socket.addEventListener("open", () => {
+    const query = Object.entries(filter).map(([name, values]) => `${name}=${values.map(encodeURIComponent).join(",")}`);
+    if (token) query.push(`token=${encodeURIComponent(token)}`);
+    url.search = query.join("&");
+    return url;
+  }
+
+  function connect() {
+    retryAt = null;
+    renderConnection();
+    const current = new WebSocket(socketUrl(), [PROTOCOL]);
+    socket = current;
+    current.addEventListener("open", () => {
       connected = true;
-      retryMs = RETRY_FIRST_MS;
       renderConnection();
     });
-    socket.addEventListener("message", (event) => {
+    current.addEventListener("message", (event) => {
+      if (socket !== current) return;
       let message;
       try {
         message = JSON.parse(event.data);
@@ -138,14 +237,20 @@
         console.warn("floorwatch: unreadable message", error);
         return;
       }
-      if (message.type === "state") {
-        state = message.state;
-        clockOffsetMs = state.now_ms - Date.now();
-        render();
+      if (!receive(message)) {
+        console.warn("floorwatch: patch for another edition; resynchronising");
+        current.close();
+        return;
       }
+      // a message that applies is the sign of a working connection: reset the back-off
+      retryMs = RETRY_FIRST_MS;
+      render();
     });
-    socket.addEventListener("close", () => {
+    current.addEventListener("close", () => {
+      if (socket !== current) return;
+      socket = null;
       connected = false;
+      seq = null; // the next connection starts from a whole state
       // back off exponentially with jitter, so a restarted gateway is not stampeded
       const delay = retryMs * (0.8 + Math.random() * 0.4);
       retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
@@ -155,13 +260,36 @@
     });
   }
 
+  // Apply one message; false when it does not fit the edition held.
+  function receive(message) {
+    if (message.type === "state") {
+      sections = {};
+      for (const [name, items] of Object.entries(message.set || {})) sections[name] = { ...items };
+    } else if (message.type === "patch") {
+      if (sections === null || message.base !== seq) return false;
+      for (const [name, items] of Object.entries(message.set || {})) {
+        sections[name] = Object.assign(sections[name] || {}, items);
+      }
+      for (const [name, keys] of Object.entries(message.del || {})) {
+        for (const key of keys) if (sections[name]) delete sections[name][key];
+      }
+    } else {
+      return true; // a message type of a later gateway: nothing to do with it
+    }
+    seq = message.seq;
+    meta = message.meta;
+    clockOffsetMs = meta.now_ms - Date.now();
+    lastMessageAt = Date.now();
+    return true;
+  }
+
   function renderConnection() {
     if (connected) {
       setText(view.connection, "live");
       setClass(view.connection, "connection live");
     } else if (retryAt !== null) {
       const inS = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
-      setText(view.connection, `disconnected · retry in ${inS} s`);
+      setText(view.connection, `✖ disconnected · retry in ${inS} s`);
       setClass(view.connection, "connection down");
     } else {
       setText(view.connection, "connecting…");
@@ -172,71 +300,97 @@
 
   function renderBanner() {
     let text = "";
-    let down = false;
-    if (!connected && state !== null) {
-      text = "Disconnected from the gateway: the figures below are frozen. Reconnecting…";
-      down = true;
-    } else if (state !== null && state.stale) {
-      text = `Data is stale: ${state.stale_reason || "no recent update from the workers"}.`;
+    let kind = "banner";
+    const silentS = lastMessageAt === null ? 0 : (Date.now() - lastMessageAt) / 1000;
+    if (!connected && meta !== null) {
+      text = "⚠ Disconnected from the gateway: the figures below are frozen. Reconnecting…";
+      kind = "banner down";
+    } else if (meta !== null && meta.stale) {
+      text = `⚠ Data is stale: ${meta.stale_reason || "no recent update from the workers"}.`;
+    } else if (connected && meta !== null && silentS > meta.stale_s + SILENCE_GRACE_S) {
+      text = `⚠ No update from the gateway for ${Math.floor(silentS)} s: the figures below may be old.`;
     }
     view.banner.hidden = text === "";
     setText(view.banner, text);
-    setClass(view.banner, down ? "banner down" : "banner");
+    setClass(view.banner, kind);
+    document.body.classList.toggle("is-stale", text !== "");
   }
 
   // -- rendering ----------------------------------------------------------------------------
 
   function render() {
     renderBanner();
+    renderViewName();
     renderFloor();
     renderAlerts();
     renderQueues();
+    renderGroups();
+    renderTeams();
     renderAgents();
     tick();
+    if (tvMode) fitTv();
   }
 
-  function primaryDefinition(serviceLevels) {
-    const ids = Object.keys(serviceLevels || {});
-    return ids.includes("answered_of_offered") ? "answered_of_offered" : ids[0];
+  function renderViewName() {
+    const applied = section("settings").filter || {};
+    const parts = [];
+    if ((applied.site || []).length) parts.push(`Site ${applied.site.join(", ")}`);
+    if ((applied.queues || []).length) parts.push(`Queues ${applied.queues.join(", ")}`);
+    if ((applied.team || []).length) parts.push(`Team ${applied.team.join(", ")}`);
+    setText(view.viewName, parts.length ? parts.join(" · ") : "Whole floor");
   }
+
+  const FLOOR_ITEMS = [
+    ["waiting", "Waiting"],
+    ["longest", "Longest wait"],
+    ["at-risk", "At risk"],
+    ["sl-interval", "SL interval"],
+    ["sl-day", "SL today"],
+    ["abandoned-day", "Abandoned today"],
+    ["staffed", "Staffed"],
+    ["available", "Available"],
+    ["on-contact", "On contact"],
+    ["not-ready", "Not ready"],
+  ];
 
   function renderFloor() {
-    const floor = state.groups.floor;
-    const interval = floor.interval || {};
-    const day = floor.day || {};
-    const definition = primaryDefinition(interval.service_level);
-    const agents = state.agents_by_state.floor;
-    const items = [
-      ["Waiting", count(interval.waiting), "waiting"],
-      ["Longest wait", "", "longest"],
-      ["At risk", count(interval.at_risk), "at-risk"],
-      [`SL interval (${definitionName(definition)})`, percent((interval.service_level || {})[definition]), "sl-interval"],
-      ["SL today", percent((day.service_level || {})[definition]), "sl-day"],
-      ["Staffed", count(agents.staffed), "staffed"],
-      ["Available", count(agents.available), "available"],
-      ["On contact", count(agents.on_contact), "on-contact"],
-      ["Not ready", count(agents.not_ready), "not-ready"],
-    ];
-    if (view.floor.childElementCount !== items.length) {
+    if (view.floor.childElementCount !== FLOOR_ITEMS.length) {
       view.floor.replaceChildren(
-        ...items.map(([, , key]) => {
+        ...FLOOR_ITEMS.map(([key, label]) => {
           const item = el("div");
           item.dataset.key = key;
-          item.append(el("dt"), el("dd"));
+          item.append(el("dt", "", label), el("dd"));
           return item;
         }),
       );
     }
-    items.forEach(([label, value], index) => {
-      const item = view.floor.children[index];
-      setText(item.firstChild, label);
-      if (item.dataset.key !== "longest") setText(item.lastChild, value);
-    });
-    view.floor.dataset.oldestQueuedMs = interval.oldest_queued_ms ?? "";
-  }
-
-  function alertId(alert) {
-    return alert.alert_id ?? alert.id ?? null;
+    const floor = section("groups").floor || { windows: {}, colours: {} };
+    const interval = floor.windows.interval || {};
+    const day = floor.windows.day || {};
+    const definition = primaryDefinition(interval.service_level || day.service_level);
+    const staff = section("staff").floor || {};
+    const bands = floor.colours || {};
+    const values = {
+      waiting: [count(floor.waiting), colourOf("waiting", floor.waiting, bands.waiting)],
+      "at-risk": [count(floor.at_risk), colourOf("at_risk", floor.at_risk, bands.at_risk)],
+      "sl-interval": [percent((interval.service_level || {})[definition]), colourOf("service_level", (interval.service_level || {})[definition], bands.service_level)],
+      "sl-day": [percent((day.service_level || {})[definition]), colourOf("service_level", (day.service_level || {})[definition], bands.service_level)],
+      "abandoned-day": [percent(day.abandon_rate), colourOf("abandon_rate", day.abandon_rate, bands.abandon_rate)],
+      staffed: [count(staff.staffed), ""],
+      available: [count(staff.available), ""],
+      "on-contact": [count(staff.on_contact), ""],
+      "not-ready": [count(staff.not_ready), ""],
+    };
+    for (const item of view.floor.children) {
+      const key = item.dataset.key;
+      if (key === "sl-interval") setText(item.firstChild, `SL interval (${definitionName(definition)})`);
+      if (key in values) {
+        setText(item.lastChild, values[key][0]);
+        setClass(item.lastChild, values[key][1]);
+      }
+    }
+    view.floor.dataset.oldestQueuedMs = floor.oldest_queued_ms ?? "";
+    view.floor.dataset.longestBand = JSON.stringify(bands.longest_wait_s || null);
   }
 
   function describeAlert(alert) {
@@ -252,21 +406,21 @@
   }
 
   function renderAlerts() {
-    const alerts = state.alerts || [];
+    const alerts = Object.entries(section("alerts")).sort(([a], [b]) => (a < b ? -1 : 1));
     view.alertsEmpty.hidden = alerts.length > 0;
+    document.body.classList.toggle("has-alerts", alerts.length > 0);
     view.alerts.replaceChildren(
-      ...alerts.map((alert) => {
+      ...alerts.map(([id, alert]) => {
         const severity = String(alert.severity || "warning");
         const status = String(alert.state || alert.status || "");
-        const item = el("li", `alert ${severity === "critical" ? "critical" : ""} ${status === "acknowledged" ? "acknowledged" : ""}`);
-        item.append(el("span", "severity", severity), el("span", "text", describeAlert(alert)));
+        const item = el("li", `alert ${severity === "critical" ? "critical" : "warning"} ${status === "acknowledged" ? "acknowledged" : ""}`.trim());
+        item.append(el("span", "severity", `${severity === "critical" ? "✖" : "▲"} ${severity}`), el("span", "text", describeAlert(alert)));
         if (status) item.append(el("span", "since", status));
-        const id = alertId(alert);
-        if (id !== null) {
+        if (!id.startsWith("#")) {
           const button = el("button", "", "Acknowledge");
           button.type = "button";
           button.disabled = status === "acknowledged";
-          button.addEventListener("click", () => acknowledge(String(id), button));
+          button.addEventListener("click", () => acknowledge(id, button));
           item.append(button);
         }
         return item;
@@ -278,9 +432,12 @@
     button.disabled = true;
     let note;
     try {
-      const response = await fetch(`api/alerts/${encodeURIComponent(id)}/ack`, { method: "POST" });
+      const headers = token ? { Authorization: `Bearer ${token}` } : {};
+      const response = await fetch(`api/alerts/${encodeURIComponent(id)}/ack`, { method: "POST", headers });
       const body = await response.json().catch(() => ({}));
-      note = response.ok ? `Acknowledged ${id}.` : `Could not acknowledge ${id}: ${body.error || response.statusText}`;
+      if (response.ok) note = `Acknowledged ${id}.`;
+      else if (response.status === 401 || response.status === 403) note = `Acknowledging needs the operator token: open this board with ?token=<operator token>. (${body.error || response.statusText})`;
+      else note = `Could not acknowledge ${id}: ${body.error || response.statusText}`;
     } catch (error) {
       note = `Could not acknowledge ${id}: ${error}`;
     }
@@ -289,55 +446,80 @@
     setText(view.alertsNote, note);
   }
 
-  function buildTile(queue) {
+  // -- queue tiles --------------------------------------------------------------------------
+
+  // [name, TV name, format, colour metric, value]
+  const FIGURES = [
+    ["SL", "SL", (w, def) => percent((w.service_level || {})[def]), "service_level", (w, def) => (w.service_level || {})[def]],
+    ["ASA", "ASA", (w) => seconds(w.asa_s), "asa_s", (w) => w.asa_s],
+    ["AHT", "AHT", (w) => seconds(w.aht_s)],
+    ["Abandoned", "Aband.", (w) => percent(w.abandon_rate), "abandon_rate", (w) => w.abandon_rate],
+    ["Offered", null, (w) => count(w.offered)],
+    ["Answered", "Answ.", (w) => count(w.answered)],
+  ];
+  // a TV shows the current interval and the day (the rolling windows are on the desk page)
+  const TV_WINDOWS = ["interval", "day"];
+
+  function buildTile(name) {
     const root = el("article", "tile");
+    root.dataset.queue = name;
     const header = el("header");
-    const title = el("h3", "", queue.queue);
-    const where = el("div", "where");
-    header.append(title, where);
+    const title = el("h3", "name", name);
+    const badge = el("span", "badge");
+    header.append(title, badge);
+    const where = el("p", "where");
     const live = el("div", "live");
-    const waiting = el("span");
-    const longest = el("span");
-    const atRisk = el("span");
-    for (const [label, value] of [["Waiting", waiting], ["Longest wait", longest], ["At risk", atRisk]]) {
-      const cell = el("div");
-      cell.append(el("span", "", label), value);
+    const cells = {};
+    for (const [key, label] of [["waiting", "Waiting"], ["longest", "Longest wait"], ["atRisk", "At risk"]]) {
+      const cell = el("div", `live-${key}`);
+      const value = el("span", "value");
+      cell.append(el("span", "label", label), value);
       live.append(cell);
+      cells[key] = value;
     }
+    const why = el("p", "why");
     const figures = el("table", "figures");
     const definition = el("p", "definition");
     const staffing = el("p", "staffing");
-    root.append(header, live, figures, definition, staffing);
-    return { root, where, waiting, longest, atRisk, figures, figuresKey: "", cells: {}, definition, staffing, queue };
+    root.append(header, where, live, why, figures, definition, staffing);
+    return { root, badge, where, ...cells, why, figures, figuresKey: "", cells: {}, definition, staffing, queue: null, colour: "" };
   }
 
-  const FIGURE_ROWS = [
-    ["SL", (w, q, def) => percent(w.service_level[def])],
-    ["ASA", (w) => seconds(w.asa_s)],
-    ["AHT", (w) => seconds(w.aht_s)],
-    ["Abandoned", (w) => percent(w.abandon_rate)],
-    ["Offered", (w) => count(w.offered)],
-    ["Answered", (w) => count(w.answered)],
-  ];
-
+  // One row per figure and a column per window on the desk; on a TV, turned a quarter, so
+  // that the figures take three lines instead of seven.
   function buildFigures(tile, windows) {
     const head = el("thead");
     const headRow = el("tr");
     headRow.append(el("th"));
-    for (const label of windows) headRow.append(el("th", "", windowName(label)));
-    head.append(headRow);
     const body = el("tbody");
     tile.cells = {};
-    for (const [name] of FIGURE_ROWS) {
-      const row = el("tr");
-      row.append(el("th", "", name));
-      tile.cells[name] = windows.map(() => {
-        const cell = el("td");
-        row.append(cell);
-        return cell;
-      });
-      body.append(row);
+    const figures = tvMode ? FIGURES.filter((f) => f[1] !== null) : FIGURES;
+    if (tvMode) {
+      for (const [name, short] of figures) headRow.append(el("th", `f-${name.toLowerCase()}`, short));
+      for (const label of windows) {
+        const row = el("tr", `window-${label}`);
+        row.append(el("th", "", windowName(label)));
+        for (const [name] of figures) {
+          const cell = el("td", `w-${label}`);
+          (tile.cells[name] = tile.cells[name] || []).push(cell);
+          row.append(cell);
+        }
+        body.append(row);
+      }
+    } else {
+      for (const label of windows) headRow.append(el("th", `w-${label}`, windowName(label)));
+      for (const [name] of figures) {
+        const row = el("tr", `row-${name.toLowerCase()}`);
+        row.append(el("th", "", name));
+        tile.cells[name] = windows.map((label) => {
+          const cell = el("td", `w-${label}`);
+          row.append(cell);
+          return cell;
+        });
+        body.append(row);
+      }
     }
+    head.append(headRow);
     tile.figures.replaceChildren(head, body);
     tile.figuresKey = windows.join(",");
   }
@@ -348,46 +530,74 @@
     setText(tile.where, where);
     setText(tile.waiting, count(queue.waiting));
     setText(tile.atRisk, count(queue.at_risk));
-    setClass(tile.atRisk, queue.at_risk > 0 ? "warn" : "");
-    const windows = Object.keys(queue.windows);
+    const bands = queue.colours || {};
+    setClass(tile.waiting, `value ${colourOf("waiting", queue.waiting, bands.waiting)}`.trim());
+    setClass(tile.atRisk, `value ${colourOf("at_risk", queue.at_risk, bands.at_risk)}`.trim());
+    const windows = Object.keys(queue.windows).filter((label) => !tvMode || TV_WINDOWS.includes(label));
     if (tile.figuresKey !== windows.join(",")) buildFigures(tile, windows);
     const definition = (queue.definitions || [])[0] || primaryDefinition(queue.windows.interval?.service_level);
-    for (const [name, format] of FIGURE_ROWS) {
+    for (const [name, , format, metric, value] of FIGURES) {
+      if (!tile.cells[name]) continue;
       windows.forEach((label, index) => {
         const cell = tile.cells[name][index];
         const figures = queue.windows[label];
-        setText(cell, format(figures, queue, definition));
-        if (name === "SL") setClass(cell, slClass(figures.service_level[definition], queue.target));
+        setText(cell, format(figures, definition));
+        if (metric) setClass(cell, `w-${label} ${colourOf(metric, value(figures, definition), bands[metric])}`.trim());
       });
     }
-    setText(
-      tile.definition,
-      `SL = ${definitionName(definition)}, threshold ${queue.threshold_s} s, target ${percent(queue.target)}`,
-    );
+    setText(tile.definition, `SL = ${definitionName(definition)} · threshold ${queue.threshold_s} s · target ${percent(queue.target)}`);
     const agents = queue.agents || {};
-    setText(
-      tile.staffing,
-      `Agents: ${count(agents.staffed)} staffed · ${count(agents.available)} available · ` +
+    const text = tvMode
+      ? `${count(agents.staffed)} staffed · ${count(agents.available)} avail. · ${count(agents.on_contact)} busy · ` +
+        `${count(agents.after_contact_work)} ACW · ${count(agents.not_ready)} NR`
+      : `Agents: ${count(agents.staffed)} staffed · ${count(agents.available)} available · ` +
         `${count(agents.on_contact)} on contact · ${count(agents.after_contact_work)} ACW · ` +
-        `${count(agents.not_ready)} not ready`,
-    );
-    tile.slClass = slClass(queue.windows.interval?.service_level[definition], queue.target);
+        `${count(agents.not_ready)} not ready`;
+    setText(tile.staffing, text);
+  }
+
+  // The tile's colour: the worst of its figures (the longest wait ticks, so this runs every second).
+  function colourTile(tile) {
+    const queue = tile.queue;
+    const interval = queue.windows.interval || {};
+    const definition = (queue.definitions || [])[0] || primaryDefinition(interval.service_level);
+    const longest = queue.oldest_queued_ms === null || queue.oldest_queued_ms === undefined ? 0 : ageSince(queue.oldest_queued_ms);
+    const bands = queue.colours || {};
+    const values = {
+      service_level: (interval.service_level || {})[definition],
+      longest_wait_s: longest,
+      waiting: queue.waiting,
+      at_risk: queue.at_risk,
+      abandon_rate: interval.abandon_rate,
+      asa_s: interval.asa_s,
+    };
+    setText(tile.longest, duration(longest));
+    setClass(tile.longest, `value ${colourOf("longest_wait_s", longest, bands.longest_wait_s)}`.trim());
+    const colour = worst(Object.entries(values).map(([metric, value]) => colourOf(metric, value, bands[metric])));
+    const reasons = breaches(values, bands);
+    tile.colour = colour;
+    setClass(tile.root, colour ? `tile rag-${colour}` : "tile");
+    tile.root.dataset.colour = colour || "none";
+    setText(tile.badge, BADGES[colour]);
+    setClass(tile.badge, `badge ${colour}`.trim());
+    setText(tile.why, reasons.map((r) => r.text).join(" · "));
   }
 
   function renderQueues() {
-    const queues = state.queues || [];
+    const queues = Object.values(section("queues")).sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
     view.queuesEmpty.hidden = queues.length > 0;
+    setText(view.queuesEmpty, sections === null ? "Waiting for the gateway…" : "No queue has reported yet.");
     const seen = new Set();
-    for (const queue of queues) {
+    queues.forEach((queue, index) => {
       seen.add(queue.queue);
       let tile = tiles.get(queue.queue);
       if (!tile) {
-        tile = buildTile(queue);
+        tile = buildTile(queue.queue);
         tiles.set(queue.queue, tile);
       }
       updateTile(tile, queue);
-      view.queues.append(tile.root); // (re)appending keeps the server's order
-    }
+      if (view.queues.children[index] !== tile.root) view.queues.insertBefore(tile.root, view.queues.children[index] || null);
+    });
     for (const [name, tile] of tiles) {
       if (!seen.has(name)) {
         tile.root.remove();
@@ -396,45 +606,180 @@
     }
   }
 
-  function agentSortKey(agent) {
-    return `${agent.team || "\uffff"}\u0000${agent.name || agent.agent_id}`;
+  // -- groups and teams ---------------------------------------------------------------------
+
+  function groupLabel(key) {
+    if (key === "floor") return "Floor (this view)";
+    const [kind, ...rest] = key.split(":");
+    return `${kind === "site" ? "Site" : kind === "client" ? "Client" : kind} ${rest.join(":")}`;
+  }
+
+  function renderGroups() {
+    const groups = section("groups");
+    const rank = (key) => (key === "floor" ? 0 : key.startsWith("site:") ? 1 : 2);
+    const keys = Object.keys(groups).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const floorInterval = (groups.floor || { windows: {} }).windows.interval || {};
+    const definition = primaryDefinition(floorInterval.service_level);
+    setText(view.groupsSlHead, `SL interval (${definitionName(definition)})`);
+    const seen = new Set();
+    keys.forEach((key, index) => {
+      seen.add(key);
+      const group = groups[key];
+      let row = groupRows.get(key);
+      if (!row) {
+        const tr = el("tr");
+        const cells = Array.from({ length: 11 }, (_, i) => el(i === 0 ? "th" : "td", i === 0 ? "" : "num"));
+        cells[0].scope = "row";
+        tr.append(...cells);
+        row = { tr, cells };
+        groupRows.set(key, row);
+      }
+      row.group = group;
+      const interval = group.windows.interval || {};
+      const day = group.windows.day || {};
+      const bands = group.colours || {};
+      const c = row.cells;
+      setText(c[0], groupLabel(key));
+      setText(c[1], count(group.queues));
+      setText(c[2], count(group.waiting));
+      setText(c[4], count(group.at_risk));
+      const slInterval = (interval.service_level || {})[definition];
+      const slDay = (day.service_level || {})[definition];
+      setText(c[5], percent(slInterval));
+      setClass(c[5], `num ${colourOf("service_level", slInterval, bands.service_level)}`.trim());
+      setText(c[6], percent(slDay));
+      setClass(c[6], `num ${colourOf("service_level", slDay, bands.service_level)}`.trim());
+      setText(c[7], seconds(day.asa_s));
+      setText(c[8], percent(day.abandon_rate));
+      setText(c[9], count(day.offered));
+      setText(c[10], count(day.answered));
+      if (view.groupRows.children[index] !== row.tr) view.groupRows.insertBefore(row.tr, view.groupRows.children[index] || null);
+    });
+    for (const [key, row] of groupRows) {
+      if (!seen.has(key)) {
+        row.tr.remove();
+        groupRows.delete(key);
+      }
+    }
+  }
+
+  function reasonsText(counts) {
+    return Object.entries(counts.not_ready_by_reason || {})
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([reason, n]) => `${n} ${reason}`)
+      .join(", ");
+  }
+
+  function renderTeams() {
+    const teams = Object.entries(section("staff"))
+      .filter(([key]) => key.startsWith("team:"))
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    setText(view.teamsSummary, `Teams (${teams.length})`);
+    if (!teamsOpenedByUser) view.teamsDetails.open = teams.length > 0 && teams.length <= 12;
+    view.teamRows.replaceChildren(
+      ...teams.map(([key, counts]) => {
+        const tr = el("tr");
+        const name = el("th", "", key.slice("team:".length));
+        name.scope = "row";
+        tr.append(name);
+        for (const field of ["logged_in", "staffed", "available", "on_contact", "after_contact_work", "not_ready"]) {
+          tr.append(el("td", "num", count(counts[field])));
+        }
+        tr.append(el("td", "", reasonsText(counts)));
+        return tr;
+      }),
+    );
+  }
+
+  // -- agent board --------------------------------------------------------------------------
+
+  function compareAgents(a, b) {
+    const text = (value) => String(value ?? "\uffff").toLowerCase();
+    let order;
+    switch (sortKey) {
+      case "name":
+        order = text(a.name || a.agent_id).localeCompare(text(b.name || b.agent_id));
+        break;
+      case "state":
+        order = STATE_ORDER.indexOf(a.state) - STATE_ORDER.indexOf(b.state);
+        break;
+      case "reason":
+        order = text(a.reason).localeCompare(text(b.reason));
+        break;
+      case "time":
+        order = (a.since_ms ?? Infinity) - (b.since_ms ?? Infinity); // longest in state first
+        break;
+      case "queue":
+        order = text(a.queue).localeCompare(text(b.queue));
+        break;
+      default:
+        order = text(a.team).localeCompare(text(b.team));
+    }
+    if (sortDescending) order = -order;
+    if (order !== 0) return order;
+    return text(a.name || a.agent_id).localeCompare(text(b.name || b.agent_id)) || (a.agent_id < b.agent_id ? -1 : 1);
+  }
+
+  function renderSortHeaders() {
+    for (const th of view.agentsTable.querySelectorAll("th[data-sort]")) {
+      const active = th.dataset.sort === sortKey;
+      th.setAttribute("aria-sort", active ? (sortDescending ? "descending" : "ascending") : "none");
+      th.classList.toggle("sorted", active);
+    }
+  }
+
+  function setupSorting() {
+    for (const th of view.agentsTable.querySelectorAll("th[data-sort]")) {
+      th.querySelector("button").addEventListener("click", () => {
+        if (sortKey === th.dataset.sort) sortDescending = !sortDescending;
+        else {
+          sortKey = th.dataset.sort;
+          sortDescending = false;
+        }
+        // keep the order in the address, so a TV can be pointed at it
+        const url = new URL(window.location.href);
+        url.searchParams.set("sort", `${sortDescending ? "-" : ""}${sortKey}`);
+        window.history.replaceState(null, "", url);
+        renderSortHeaders();
+        if (sections !== null) renderAgents();
+      });
+    }
+    renderSortHeaders();
   }
 
   function renderAgents() {
-    const counts = state.agents_by_state.floor;
-    const reasons = Object.entries(counts.not_ready_by_reason || {})
-      .map(([reason, n]) => `${n} ${reason}`)
-      .join(", ");
-    setText(
-      view.agentsSummary,
-      `${counts.logged_in} logged in · ${counts.staffed} staffed · ${counts.available} available · ` +
-        `${counts.on_contact} on contact · ${counts.after_contact_work} ACW · ` +
-        `${counts.not_ready} not ready${reasons ? ` (${reasons})` : ""}`,
-    );
-    const agents = (state.agents || [])
-      .filter((agent) => agent.state && agent.state !== "logged_out")
-      .sort((a, b) => (agentSortKey(a) < agentSortKey(b) ? -1 : 1));
+    const counts = section("staff").floor;
+    if (counts) {
+      const reasons = reasonsText(counts);
+      setText(
+        view.agentsSummary,
+        `${counts.logged_in} logged in · ${counts.staffed} staffed · ${counts.available} available · ` +
+          `${counts.on_contact} on contact · ${counts.after_contact_work} ACW · ` +
+          `${counts.not_ready} not ready${reasons ? ` (${reasons})` : ""}`,
+      );
+    }
+    const agents = Object.values(section("agents")).sort(compareAgents);
     const seen = new Set();
-    for (const agent of agents) {
+    agents.forEach((agent, index) => {
       seen.add(agent.agent_id);
       let row = agentRows.get(agent.agent_id);
       if (!row) {
         const tr = el("tr");
-        const cells = ["name", "team", "state", "reason", "num", "queue"].map((kind) => el("td", kind));
+        const cells = ["name", "team", "state", "reason", "time num", "queue"].map((kind) => el("td", kind));
         tr.append(...cells);
-        row = { tr, cells };
+        row = { tr, cells, highlight: "" };
         agentRows.set(agent.agent_id, row);
       }
       row.agent = agent;
+      row.tr.dataset.agent = agent.agent_id;
       const [name, team, stateCell, reason, , queue] = row.cells;
-      setClass(row.tr, agent.state);
       setText(name, agent.name || agent.agent_id);
       setText(team, agent.team || "");
       setText(stateCell, STATE_NAMES[agent.state] || agent.state);
       setText(reason, agent.reason || "");
       setText(queue, agent.queue || "");
-      view.agentRows.append(row.tr);
-    }
+      if (view.agentRows.children[index] !== row.tr) view.agentRows.insertBefore(row.tr, view.agentRows.children[index] || null);
+    });
     for (const [id, row] of agentRows) {
       if (!seen.has(id)) {
         row.tr.remove();
@@ -443,30 +788,112 @@
     }
   }
 
+  function highlightAgent(row) {
+    const agent = row.agent;
+    const age = ageSince(agent.since_ms);
+    const band = agentBand(agent);
+    const colour = colourOf("time_in_state_s", age, band);
+    const highlight = colour === "red" || colour === "amber" ? colour : "";
+    row.highlight = highlight;
+    row.age = age;
+    const timeCell = row.cells[4];
+    const marker = highlight === "red" ? "✖ " : highlight === "amber" ? "▲ " : "";
+    setText(timeCell, `${marker}${duration(age)}`);
+    timeCell.title = highlight ? `${STATE_NAMES[agent.state] || agent.state}${agent.reason ? ` (${agent.reason})` : ""} longer than ${duration(band[highlight === "red" ? 1 : 0])}` : "";
+    setClass(row.tr, `${agent.state}${highlight ? ` hl hl-${highlight}` : ""}`);
+  }
+
+  // The agents past their bands, worst and longest first (the TV shows these instead of the board).
+  function renderExceptions() {
+    const flagged = [...agentRows.values()]
+      .filter((row) => row.highlight)
+      .sort((a, b) => SEVERITY[b.highlight] - SEVERITY[a.highlight] || b.age - a.age);
+    const items = flagged.map((row) => {
+      const agent = row.agent;
+      const item = el("li", `exception hl-${row.highlight}`);
+      const state = `${STATE_NAMES[agent.state] || agent.state}${agent.reason ? ` (${agent.reason})` : ""}`;
+      item.append(
+        el("span", "marker", row.highlight === "red" ? "✖" : "▲"),
+        el("span", "who", agent.name || agent.agent_id),
+        el("span", "what", state),
+        el("span", "age", duration(row.age)),
+      );
+      return item;
+    });
+    view.exceptions.replaceChildren(...items);
+    view.exceptions.hidden = items.length === 0;
+  }
+
   // Everything that moves with the clock alone.
   function tick() {
     setText(view.clock, new Date(serverNow()).toLocaleTimeString());
     if (!connected) renderConnection();
-    if (state === null) return;
+    else renderBanner();
+    if (sections === null) return;
     const floorLongest = view.floor.querySelector('[data-key="longest"] dd');
     if (floorLongest) {
       const oldest = view.floor.dataset.oldestQueuedMs;
-      setText(floorLongest, oldest ? duration(ageSince(Number(oldest))) : "0:00");
+      const age = oldest ? ageSince(Number(oldest)) : 0;
+      setText(floorLongest, duration(age));
+      setClass(floorLongest, colourOf("longest_wait_s", age, JSON.parse(view.floor.dataset.longestBand || "null")));
     }
-    for (const tile of tiles.values()) {
-      const queue = tile.queue;
-      const age = queue.oldest_queued_ms === null || queue.oldest_queued_ms === undefined ? null : ageSince(queue.oldest_queued_ms);
-      setText(tile.longest, age === null ? "0:00" : duration(age));
-      const wait = waitClass(age, queue.threshold_s);
-      setClass(tile.longest, wait);
-      const worst = [tile.slClass, wait].includes("bad") ? "red" : [tile.slClass, wait].includes("warn") ? "amber" : tile.slClass === "good" ? "green" : "";
-      setClass(tile.root, `tile ${worst}`.trim());
+    for (const row of groupRows.values()) {
+      const oldest = row.group.oldest_queued_ms;
+      const age = oldest === null || oldest === undefined ? 0 : ageSince(oldest);
+      setText(row.cells[3], duration(age));
+      setClass(row.cells[3], `num ${colourOf("longest_wait_s", age, (row.group.colours || {}).longest_wait_s)}`.trim());
     }
-    for (const row of agentRows.values()) {
-      setText(row.cells[4], duration(ageSince(row.agent.since_ms)));
+    for (const tile of tiles.values()) colourTile(tile);
+    for (const row of agentRows.values()) highlightAgent(row);
+    renderExceptions();
+  }
+
+  // -- TV mode: the whole view on one screen, type as large as fits -------------------------
+
+  function fitTv() {
+    const area = view.queues;
+    const n = tiles.size;
+    if (n === 0) return;
+    const width = area.clientWidth;
+    const height = area.clientHeight;
+    if (width === 0 || height === 0) return;
+    // the grid whose tiles are closest to a 16:10 card, as large as possible
+    let best = { cols: 1, score: 0 };
+    for (let cols = 1; cols <= n; cols += 1) {
+      const rows = Math.ceil(n / cols);
+      const score = Math.min(width / cols / 1.6, height / rows);
+      if (score > best.score) best = { cols, score };
+    }
+    const rows = Math.ceil(n / best.cols);
+    area.style.gridTemplateColumns = `repeat(${best.cols}, minmax(0, 1fr))`;
+    area.style.gridTemplateRows = `repeat(${rows}, minmax(0, 1fr))`;
+    // then the largest type at which every tile's content fits inside it
+    const tileHeight = height / rows;
+    let size = Math.max(8, Math.min(48, tileHeight / 12));
+    area.style.setProperty("--tile-font", `${size}px`);
+    for (let i = 0; i < 12 && size > 8 && overflowing(); i += 1) {
+      size = Math.max(8, size * 0.9);
+      area.style.setProperty("--tile-font", `${size}px`);
     }
   }
 
+  function overflowing() {
+    for (const tile of tiles.values()) {
+      const root = tile.root;
+      if (root.scrollHeight > root.clientHeight + 1 || root.scrollWidth > root.clientWidth + 1) return true;
+    }
+    return false;
+  }
+
+  if (tvMode) {
+    document.body.classList.add("tv");
+    window.addEventListener("resize", fitTv);
+  }
+  setupSorting();
+  // once someone opens or closes the teams table, it stays as they left it
+  view.teamsSummary.addEventListener("click", () => {
+    teamsOpenedByUser = true;
+  });
   setInterval(tick, 1000);
   tick();
   connect();
