@@ -147,7 +147,7 @@ def _read_csv(reader: Reader, at: KeyPath, path: str, found: _Found) -> None:
         raise reader.error(
             at, f"expected a UTF-8 CSV file, byte {error.start} of {resolved} is not", path
         ) from None
-    except (OSError, csv.Error) as error:
+    except (OSError, ValueError, csv.Error) as error:  # ValueError: a NUL in the path
         raise reader.error(at, f"cannot read the forecast file {resolved}: {error}", path) from None
     numbered = [
         (n, row) for n, row in enumerate(rows, start=1) if any(cell.strip() for cell in row)

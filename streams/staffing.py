@@ -226,6 +226,8 @@ def agents_serving(rows: Iterable[Mapping[str, Any]]) -> dict[str, _Serving]:
             continue
         agent_id = str(row["agent_id"])
         for name in row.get("queues") or ():
+            if not isinstance(name, str):
+                continue  # not a queue name: a row no worker builds
             serving = out.get(name)
             if serving is None:
                 serving = out[name] = _Serving(set(), set())
