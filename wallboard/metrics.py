@@ -100,6 +100,7 @@ class HubCollector(Collector):
         state = self._hub.state(now_ms)
         yield from queue_metrics(state["queues"], now_ms)
         yield from group_metrics(state["groups"])
+        yield from staffing_metrics(state["queues"], state.get("staffing") or {})
         yield from agent_metrics(state["agents_by_state"])
         yield from alert_metrics(state["alerts"])
         yield from gateway_metrics(self._hub, state, now_ms, self._health())
@@ -207,6 +208,104 @@ def group_metrics(groups: Mapping[str, Any]) -> Iterator[Metric]:
                     if ratio is not None:
                         family.add_metric([name, window, definition], float(ratio))
         yield family
+
+
+QUEUE_STAFFING: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    (
+        "queue_arrivals_per_second",
+        ("arrival_rate_per_s",),
+        "Arrival rate over the staffing window.",
+    ),
+    ("queue_traffic_erlangs", ("traffic_erlangs",), "Offered traffic: arrival rate x AHT."),
+    ("queue_patience_seconds", ("patience_s",), "Customer patience estimated from abandons."),
+    ("queue_required_agents", ("required_agents",), "Agents the load needs for the target."),
+    ("queue_staffing_gap_agents", ("gap",), "Staffed agents serving the queue minus required."),
+    (
+        "queue_projected_service_level_staffed_ratio",
+        ("projected_service_level",),
+        "Service level the staffed agents give at the observed load (Erlang C or A).",
+    ),
+    ("queue_forecast_contacts", ("forecast", "contacts"), "Forecast contacts of the interval."),
+    (
+        "queue_forecast_contacts_to_date",
+        ("forecast", "contacts_to_date"),
+        "Forecast contacts pro rata to the elapsed part of the interval.",
+    ),
+    ("queue_forecast_aht_seconds", ("forecast", "aht_s"), "Forecast AHT of the interval."),
+    (
+        "queue_forecast_volume_deviation_ratio",
+        ("forecast", "volume_deviation"),
+        "Offered in the interval / forecast contacts to date - 1.",
+    ),
+    (
+        "queue_forecast_aht_deviation_ratio",
+        ("forecast", "aht_deviation"),
+        "AHT of the interval / forecast AHT - 1.",
+    ),
+    (
+        "queue_forecast_required_agents",
+        ("forecast", "required_agents"),
+        "Agents the forecast load needs for the target (Erlang C).",
+    ),
+    (
+        "queue_forecast_staffing_gap_agents",
+        ("forecast", "gap"),
+        "Staffed agents serving the queue minus those the forecast requires.",
+    ),
+)
+"""(metric suffix, path in a queue's staffing block, help) of the live staffing figures
+(streams/staffing.py); a null figure is no sample."""
+
+GROUP_STAFFING: tuple[tuple[str, str, str], ...] = (
+    ("required_agents", "required_agents", "Agents the load needs (sum over the queues)"),
+    ("staffing_gap_agents", "gap", "Staffed agents (each once) minus required"),
+    (
+        "projected_service_level_staffed_ratio",
+        "projected_service_level",
+        "Staffed projection of the service level, weighted by arrivals",
+    ),
+)
+
+
+def staffing_metrics(
+    views: Iterable[Mapping[str, Any]], groups: Mapping[str, Any]
+) -> Iterator[Metric]:
+    """Live staffing and forecast figures per queue, and per floor, site and client."""
+    families = [(_gauge(name, doc, QUEUE_LABELS), path) for name, path, doc in QUEUE_STAFFING]
+    for view in views:
+        block = view.get("staffing")
+        if not isinstance(block, Mapping):
+            continue
+        labels = _queue_labels(view)
+        for family, path in families:
+            value = _at(block, path)
+            if value is not None:
+                family.add_metric(labels, value)
+    yield from (family for family, _ in families)
+    for suffix, field, doc in GROUP_STAFFING:
+        floor = _gauge(f"floor_{suffix}", f"{doc}, whole floor.", ())
+        value = _at(groups.get("floor") or {}, (field,))
+        if value is not None:
+            floor.add_metric([], value)
+        yield floor
+        for key in ("site", "client"):
+            family = _gauge(f"{key}_{suffix}", f"{doc}, per {key}.", (key,))
+            for name, block in (groups.get(key) or {}).items():
+                value = _at(block, (field,))
+                if value is not None:
+                    family.add_metric([str(name)], value)
+            yield family
+
+
+def _at(block: Mapping[str, Any], path: tuple[str, ...]) -> float | None:
+    value: object = block
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 def agent_metrics(by_state: Mapping[str, Any]) -> Iterator[Metric]:

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from agents.worker import READY_LINE
 from config.loader import load_config
@@ -92,6 +93,17 @@ class Gateway:
         except (urllib.error.URLError, OSError):
             return None
         return next((q for q in state.get("queues", ()) if q["queue"] == QUEUE), None)
+
+    def scrape(self) -> dict[str, float]:
+        """The queue's samples in ``/metrics``, by metric name."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        return {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.labels.get("queue") == QUEUE
+        }
 
     def wait_for(self, what: str, ready: Any) -> dict[str, Any]:
         """Poll ``/api/state`` until ``ready(queue view)``; the view that satisfied it."""
@@ -226,3 +238,27 @@ def test_gap_and_staffed_projection_move_before_the_measured_service_level_falls
     assert first_understaffed < fell_at
     # and only once the waiting contacts are answered late does it fall
     assert measured(fallen) == pytest.approx(10 / (10 + len(waiting)))
+
+    # Prometheus shows the same figures as the state
+    def exported() -> dict[str, Any] | None:
+        view, samples = gateway.queue(), gateway.scrape()
+        if view is None:
+            return None
+        figures = view["staffing"]
+        pairs = {
+            "floorwatch_queue_staffing_gap_agents": figures["gap"],
+            "floorwatch_queue_required_agents": figures["required_agents"],
+            "floorwatch_queue_traffic_erlangs": figures["traffic_erlangs"],
+            "floorwatch_queue_projected_service_level_staffed_ratio": (
+                figures["projected_service_level"]
+            ),
+        }
+        return pairs if all(samples.get(k) == v for k, v in pairs.items()) else None
+
+    deadline = time.monotonic() + STEP_TIMEOUT_S
+    pairs = exported()
+    while pairs is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        pairs = exported()
+    assert pairs is not None, (gateway.scrape(), gateway.queue())
+    assert pairs["floorwatch_queue_staffing_gap_agents"] <= -3
