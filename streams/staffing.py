@@ -19,8 +19,9 @@ Definitions, for one queue, its *staffing window* (the shortest rolling window o
   abandon. Contacts still waiting and flowed-out contacts are left out (a flow-out's wait
   includes orphan closes hours long, which would swamp the estimate);
 - **model**: Erlang A with that patience when the window has abandons, else Erlang C
-  (Erlang A's limit for infinite patience, also used if the Erlang A chain is too long to
-  sum);
+  (Erlang A's limit for infinite patience). Erlang C also stands in when the patience is
+  more than :data:`MAX_PATIENCE_AHTS` AHTs: the Erlang A chain then grows with the ratio
+  and would take up to seconds per queue on every floor view;
 - **required agents** = :func:`streams.erlang.required_agents` for ``A`` at ``T`` and the
   target: the smallest N whose service level reaches the target (no occupancy cap, no
   shrinkage: live staffed agents are already the ones not in not-ready). 0 with no arrivals;
@@ -68,9 +69,11 @@ from streams.forecast import Forecast, compare, group_compare
 
 ELAPSED_STEP_MS: Final = 5_000
 """The elapsed part of the window's current minute is counted in steps of this."""
-MAX_TRAFFIC_ERLANGS: Final = 5_000.0
-"""Traffic beyond this gets no staffing figures: far beyond any floor (and a sign of a
+MAX_TRAFFIC_ERLANGS: Final = 2_000.0
+"""Traffic beyond this gets no staffing figures: far beyond any queue (and a sign of a
 malformed view), and the Erlang search would take seconds."""
+MAX_PATIENCE_AHTS: Final = 20.0
+"""Patience longer than this many AHTs is modelled by Erlang C (see the module)."""
 CACHE_SIZE: Final = 4096
 
 GROUP_KEYS: Final = ("site", "client")
@@ -166,13 +169,16 @@ def queue_staffing(
     traffic, aht = load.traffic_erlangs, load.aht_s
     if traffic is None or aht is None or traffic > MAX_TRAFFIC_ERLANGS:
         return block
-    need = _requirement(traffic, aht, threshold, target, load.patience_s)
+    patience = load.patience_s
+    if patience is not None and patience > MAX_PATIENCE_AHTS * aht:
+        patience = None
+    need = _requirement(traffic, aht, threshold, target, patience)
     if need is not None:
         block["model"] = need[2]
         block["required_agents"] = need[0]
         block["required_agents_fractional"] = need[1]
         block["gap"] = staffed - need[0]
-    now = _performance(traffic, staffed, aht, threshold, load.patience_s)
+    now = _performance(traffic, staffed, aht, threshold, patience)
     block["model"] = now.model
     block["projected_service_level"] = now.service_level
     block["projected_asa_s"] = now.asa_s
@@ -379,6 +385,7 @@ def _performance(
 
 __all__ = [
     "ELAPSED_STEP_MS",
+    "MAX_PATIENCE_AHTS",
     "MAX_TRAFFIC_ERLANGS",
     "Load",
     "agents_serving",

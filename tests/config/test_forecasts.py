@@ -187,7 +187,7 @@ IN_CSV = "forecasts: {file: forecast.csv}"
             "forecasts: {intervals: [{queue: sales, interval_start: 2024-05-06T09:00:00Z,"
             " contacts: 100000, aht_s: 3600}]}",
             None,
-            "{dir}/floor.yaml: forecasts.intervals[0].contacts: expected at most 5000 erlangs with "
+            "{dir}/floor.yaml: forecasts.intervals[0].contacts: expected at most 2000 erlangs with "
             "aht_s 3600 over 15 minutes (that is 400000), got 100000",
             id="too-much-traffic",
         ),

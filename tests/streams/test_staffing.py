@@ -262,6 +262,16 @@ def test_abandons_switch_to_erlang_a_with_the_patience_they_show() -> None:
     assert block["required_agents"] <= 14  # abandons take load off: never more than C's
 
 
+def test_a_patience_beyond_twenty_ahts_is_modelled_as_infinite() -> None:
+    """One abandon over 4000 s of waits: patience 4000 s > 20 × 180 s, so Erlang C (whose
+    answer for the worked example is 14) rather than a chain thousands of states long."""
+    queue_view = view(offered=100, handled=95, abandoned=1, wait_answered_s=4000.0)
+    block = staffing_of(queue_view, staffed(14))
+    assert (block["patience_s"], block["model"]) == (4000.0, "erlang_c")
+    assert block["required_agents"] == 14
+    assert block["projected_service_level"] == pytest.approx(0.8884, abs=5e-5)
+
+
 @pytest.mark.parametrize(
     ("counts", "agents", "required", "gap", "projected"),
     [
