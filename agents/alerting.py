@@ -95,7 +95,7 @@ class AlertEvaluator:
                         "alert state in %s unreadable; starting without alerts", STATE_KEY
                     )
             self._tracker = tracker
-            self._hub = Hub(stale_s=self.config.gateway.stale_s)
+            self._hub = Hub(stale_s=self.config.gateway.stale_s, forecast=self.config.forecast)
             self._caught_up = False
             self._deleted = set()
             if not self._notifiers_started:
