@@ -49,5 +49,12 @@ class UnstableStaffing(FloorwatchError):  # noqa: N818 - a state, not a failure 
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:
+        # an integer too long to print (YAML reads `0xfff…` of any length), or one inside
+        # a list or mapping: Python refuses to turn more than 4,300 digits into text
+        text = f"a {type(value).__name__} holding an integer too long to show"
+        if isinstance(value, int):
+            text = f"an integer of {value.bit_length()} bits"
     return text if len(text) <= 120 else text[:117] + "..."

@@ -191,7 +191,11 @@ class _Invalid(Exception):  # noqa: N818 - internal control flow, never escapes 
 
 
 def _describe(value: object) -> str:
-    text = orjson.dumps(value).decode() if _is_jsonable(value) else repr(value)
+    try:
+        text = orjson.dumps(value).decode() if _is_jsonable(value) else repr(value)
+    except orjson.JSONEncodeError:
+        # orjson reads arrays and objects nested 1,024 deep but writes only 254 levels
+        text = f"an {_type_name(value)} nested too deep to show"
     return text if len(text) <= 80 else text[:77] + "..."
 
 

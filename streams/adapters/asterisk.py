@@ -77,7 +77,7 @@ from streams.adapters.common import (
     reject,
     stable_id,
 )
-from streams.events import BAD_TIMESTAMP, MAX_ID_CHARS, MISSING_FIELD, Rejection
+from streams.events import BAD_TIMESTAMP, MAX_ID_CHARS, MIN_TS_MS, MISSING_FIELD, Rejection
 
 SOURCE: Final = "asterisk"
 NONE: Final = "NONE"
@@ -87,6 +87,9 @@ _PRUNE_EVERY: Final = 1000
 _FORGET_CLOSED_MS: Final = 12 * 3_600_000
 _FORGET_OPEN_MS: Final = 48 * 3_600_000
 _TABLE_HEADER: Final = ("time", "callid", "queuename", "agent", "event")
+_MAX_COUNT_DIGITS: Final = 18
+"""Digits a queue_log number may have (an int64 has 19): more is not a count or a time."""
+_RINGS: Final = frozenset({"CONNECT", "RINGNOANSWER", "RINGCANCELED"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,22 +277,36 @@ def check(line: QueueLogLine) -> Rejection | None:
         if at < len(line.data) and not _is_count(line.data[at]):
             return Rejection(
                 BAD_NUMBER,
-                f"{line.verb} data field {at + 1} must be a whole number, "
-                f"got {_show(line.data[at])}",
+                f"{line.verb} data field {at + 1} must be a whole number "
+                f"(at most {_MAX_COUNT_DIGITS} digits), got {_show(line.data[at])}",
             )
+    if line.verb in _RINGS and _ring_ms(line) > line.ts_ms - MIN_TS_MS:
+        shown = _show("|".join(line.data))
+        return Rejection(BAD_NUMBER, f"{line.verb} ring time reaches back before 1970: {shown}")
     if spec.call:
         for name, value in (("uniqueid", line.uniqueid), ("queue", line.queue)):
             if not value or value == NONE:
                 return Rejection(MISSING_FIELD, f"{line.verb} without a caller {name}")
             if len(value) > MAX_ID_CHARS - 8:
                 return Rejection(TRUNCATED, f"{line.verb} {name} is too long: {_show(value)}")
+    elif len(line.queue) > MAX_ID_CHARS:  # a member's queue goes into its agent's queues
+        return Rejection(TRUNCATED, f"{line.verb} queue is too long: {_show(line.queue)}")
     if spec.agent and (not line.agent or line.agent == NONE):
         return Rejection(MISSING_FIELD, f"{line.verb} without an agent")
     return None
 
 
 def _is_count(text: str) -> bool:
-    return text.isdigit() or (text.startswith("-") and text[1:].isdigit())
+    digits = text[1:] if text.startswith("-") else text
+    # ASCII only: str.isdigit() also says yes to "²", which int() refuses
+    return 0 < len(digits) <= _MAX_COUNT_DIGITS and digits.isascii() and digits.isdigit()
+
+
+def _ring_ms(line: QueueLogLine) -> int:
+    """How long the call rang before ``line`` (CONNECT: seconds, RING…: milliseconds)."""
+    if line.verb == "CONNECT":
+        return max(0, int(line.data[2])) * 1000 if len(line.data) > 2 else 0
+    return max(0, int(line.data[0])) if line.data else 0
 
 
 # --- the adapter ------------------------------------------------------------------------------
@@ -563,12 +580,11 @@ class AsteriskAdapter:
     def _connect(self, line: QueueLogLine, line_id: str, out: list[dict[str, Any]]) -> None:
         contact_id = self._contact_id(line)
         agent_id = bounded_id(line.agent, "ast-agent")
-        ring_s = int(line.data[2]) if len(line.data) > 2 else 0
         out.append(
             self._contact(
                 "offered",
                 f"{line_id}:offered",
-                line.ts_ms - max(0, ring_s) * 1000,
+                line.ts_ms - _ring_ms(line),
                 contact_id,
                 line.queue,
                 agent_id=agent_id,
@@ -643,12 +659,11 @@ class AsteriskAdapter:
     def _ring(self, line: QueueLogLine, line_id: str, out: list[dict[str, Any]]) -> None:
         contact_id = self._contact_id(line)
         agent_id = bounded_id(line.agent, "ast-agent")
-        ring_ms = max(0, int(line.data[0])) if line.data else 0  # milliseconds, unlike CONNECT
         out.append(
             self._contact(
                 "offered",
                 f"{line_id}:offered",
-                line.ts_ms - ring_ms,
+                line.ts_ms - _ring_ms(line),
                 contact_id,
                 line.queue,
                 agent_id=agent_id,

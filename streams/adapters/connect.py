@@ -86,6 +86,9 @@ _TALKING: Final = frozenset({"CONNECTED", "CONNECTED_ONHOLD"})
 _MISSED: Final = frozenset({"MISSED", "REJECTED"})
 _CHANNELS: Final = {"VOICE": "voice", "CHAT": "chat", "EMAIL": "email"}
 _AGENT_EVENT_TYPES: Final = frozenset({"STATE_CHANGE", "LOGIN", "LOGOUT", "HEART_BEAT"})
+_MAX_NESTING: Final = 16
+"""Levels of arrays, Lambda batches and Kinesis wrappers around one record (real ones use
+two): deeper input is refused before reading it would exhaust Python's stack."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,8 @@ def decode_line(raw: bytes) -> list[Any]:
         return [Rejection(BAD_ENCODING, f"not UTF-8: {problem}")]
     except ValueError as problem:
         return [Rejection(INVALID_JSON, f"not valid JSON: {problem}")]
+    except RecursionError:  # the stdlib decoder of back-to-back values recurses per level
+        return [Rejection(INVALID_JSON, "not valid JSON: nested too deep")]
     out: list[Any] = []
     for value in values:
         out.extend(_unwrap(value))
@@ -136,14 +141,16 @@ def _json_values(text: str) -> list[Any]:
     return values
 
 
-def _unwrap(value: Any) -> list[Any]:
+def _unwrap(value: Any, depth: int = 0) -> list[Any]:
+    if depth > _MAX_NESTING:
+        return [Rejection(BAD_TYPE, f"records nested more than {_MAX_NESTING} levels deep")]
     if isinstance(value, list):  # a JSON array of records
-        return [item for element in value for item in _unwrap(element)]
+        return [item for element in value for item in _unwrap(element, depth + 1)]
     if not isinstance(value, dict):
         return [Rejection(BAD_TYPE, "expected a JSON object (agent event, CTR or Kinesis record)")]
     records = value.get("Records")
     if isinstance(records, list):
-        return [item for record in records for item in _unwrap(record)]
+        return [item for record in records for item in _unwrap(record, depth + 1)]
     kinesis = value.get("kinesis")
     if isinstance(kinesis, dict):
         value = kinesis
@@ -154,7 +161,7 @@ def _unwrap(value: Any) -> list[Any]:
             inner = orjson.loads(decoded)
         except (binascii.Error, ValueError) as problem:
             return [Rejection(BAD_ENCODING, f"Kinesis record data is not base64 JSON: {problem}")]
-        return _unwrap(inner)
+        return _unwrap(inner, depth + 1)
     return [value]
 
 
@@ -264,7 +271,7 @@ class ConnectAdapter:
 
     def _agent_event(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
         kind = event.get("EventType")
-        if kind not in _AGENT_EVENT_TYPES:
+        if not isinstance(kind, str) or kind not in _AGENT_EVENT_TYPES:
             raise _BadInput(UNKNOWN_EVENT, f"unknown agent event type {str(kind)[:40]!r}")
         ts = _time(event, "EventTimestamp", required=True)
         assert ts is not None
@@ -486,6 +493,9 @@ def _contacts(snapshot: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         contact_id = text_field(contact, "ContactId")
         if contact_id is None:
             raise _BadInput(MISSING_FIELD, "a contact without a ContactId")
+        state = contact.get("State")
+        if state is not None and not isinstance(state, str):
+            raise _BadInput(BAD_TYPE, f"contact {contact_id[:40]!r}: 'State' must be a string")
         out[contact_id] = contact
     return out
 
@@ -524,7 +534,8 @@ def _queues(config: Any) -> list[str] | None:
     if not isinstance(inbound, list):
         return None
     names = {_queue_name(q) for q in inbound if isinstance(q, dict) and q.get("Name")}
-    return sorted(n for n in names if n)[:256] or None
+    # named as the contact events name them (a long name becomes a stable digest)
+    return sorted({bounded_id(n, "queue") for n in names if n})[:256] or None
 
 
 def _channel(obj: Mapping[str, Any]) -> str | None:

@@ -73,7 +73,7 @@ from streams.adapters.common import (
     stable_id,
     text_field,
 )
-from streams.events import BAD_TIMESTAMP, INVALID_JSON, MISSING_FIELD, Rejection
+from streams.events import BAD_TIMESTAMP, INVALID_JSON, MAX_TEXT_CHARS, MISSING_FIELD, Rejection
 
 SOURCE: Final = "twilio"
 CLOUDEVENT_PREFIX: Final = "com.twilio.taskrouter."
@@ -140,8 +140,8 @@ def validate_signature(
 ) -> bool:
     """True when ``signature`` signs ``url`` and the form ``params``. Like Twilio's helpers,
     the URL is also tried with its default port written out and left out."""
-    if not signature:
-        return False
+    if not signature or not signature.isascii():
+        return False  # base64 is ASCII; compare_digest() raises TypeError on other text
     pairs = list(params)
     return any(
         hmac.compare_digest(compute_signature(auth_token, candidate, pairs), signature)
@@ -151,28 +151,39 @@ def validate_signature(
 
 def validate_json_signature(auth_token: str, url: str, body: bytes, signature: str | None) -> bool:
     """True when ``signature`` signs ``url`` and the URL's ``bodySHA256`` is the body's hash."""
-    query = parse_qs(urlsplit(url).query)
+    try:
+        query = parse_qs(urlsplit(url).query)
+    except ValueError:  # not a URL (e.g. "https://[abc", from a forwarded Host header)
+        return False
     expected = query.get("bodySHA256", [""])[0]
     digest = hashlib.sha256(body).digest()
     # hex today; Twilio's older helpers wrote it in base64
-    if not expected or not (
-        hmac.compare_digest(expected.lower(), digest.hex())
-        or hmac.compare_digest(expected, base64.b64encode(digest).decode())
+    if (
+        not expected
+        or not expected.isascii()
+        or not (
+            hmac.compare_digest(expected.lower(), digest.hex())
+            or hmac.compare_digest(expected, base64.b64encode(digest).decode())
+        )
     ):
         return False
     return validate_signature(auth_token, url, (), signature)
 
 
 def _url_variants(url: str) -> list[str]:
-    parts = urlsplit(url)
-    default = {"https": 443, "http": 80}.get(parts.scheme)
     variants = [url]
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a bad IPv6 host or port: only the URL as it is can match
+        return variants
+    default = {"https": 443, "http": 80}.get(parts.scheme)
     if default is None or parts.hostname is None:
         return variants
     host = parts.hostname
-    if parts.port is None:
+    if port is None:
         variants.append(urlunsplit(parts._replace(netloc=f"{host}:{default}")))
-    elif parts.port == default:
+    elif port == default:
         variants.append(urlunsplit(parts._replace(netloc=host)))
     return variants
 
@@ -326,11 +337,17 @@ def _flag(value: object) -> bool | None:
 def _int(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and _is_integer(value.strip()):
         number = int(value)
     else:
         return None
     return number if -(2**31) <= number < 2**31 else None
+
+
+def _is_integer(text: str) -> bool:
+    digits = text[1:] if text.startswith("-") else text
+    # ASCII only (str.isdigit() says yes to "²", which int() refuses), and short: a priority
+    return 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit()
 
 
 # --- the adapter ------------------------------------------------------------------------------
@@ -468,7 +485,7 @@ class TwilioAdapter:
             kind,
             event.ts_ms,
             bounded_id(event.task_sid, "task"),
-            queue,
+            bounded_id(queue, "queue"),
             source=SOURCE,
             client=self.options.client,
             **fields,
@@ -480,7 +497,7 @@ class TwilioAdapter:
         if worker is None:
             worker = self._workers[event.worker_sid] = _Worker()
         if event.worker_name:
-            worker.name = event.worker_name
+            worker.name = event.worker_name[:MAX_TEXT_CHARS]
         return worker
 
     def _available(self, event: TaskRouterEvent) -> bool | None:
