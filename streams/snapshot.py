@@ -17,6 +17,7 @@ from streams.agent_states import (
     LOGGED_OUT,
     NOT_READY,
     ON_CONTACT,
+    UNSPECIFIED_REASON,
 )
 from streams.forecast import Forecast
 from streams.queues import QueueState
@@ -161,7 +162,11 @@ def agent_counts(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         if state == NOT_READY:
             counts["not_ready"] += 1
             reasons = counts["not_ready_by_reason"]
-            reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+            # rows come from other processes: a missing or odd reason is still a count
+            reason = row.get("reason")
+            if not isinstance(reason, str) or not reason:
+                reason = UNSPECIFIED_REASON
+            reasons[reason] = reasons.get(reason, 0) + 1
             continue
         counts["staffed"] += 1
         if state == AVAILABLE:

@@ -18,8 +18,9 @@ No I/O and no clock: every read that depends on time takes ``now_ms``.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal, get_args
@@ -289,10 +290,16 @@ def _check_snapshot(kind: str, value: Mapping[str, Any]) -> str | None:
     Queue views and agent rows are checked by folding them alone exactly as the roll-ups
     will, so one malformed message cannot break the state of the whole floor.
     """
+    unsafe = _unsafe_number(value)
+    if unsafe is not None:
+        return f"expected finite numbers within ±2^53, got {unsafe!r}"
     try:
         if kind == "queue":
             if not isinstance(value.get("queue"), str) or not isinstance(value["windows"], dict):
                 return "expected a queue view with 'queue' and 'windows'"
+            for field in ("site", "client", "channel"):
+                if not isinstance(value.get(field), str | None):
+                    return f"expected a name or null in {field!r}"
             for window in value["windows"]:
                 rollup([value], window)
             if not all(isinstance(agent, str) for agent in value["handling_agents"]):
@@ -301,11 +308,44 @@ def _check_snapshot(kind: str, value: Mapping[str, Any]) -> str | None:
             if not isinstance(value.get("agent_id"), str):
                 return "expected an agent row with 'agent_id'"
             queues = value.get("queues")
-            if queues is not None and not isinstance(queues, list):
-                return "expected a list of queues"
+            if queues is not None and not (
+                isinstance(queues, list) and all(isinstance(q, str) for q in queues)
+            ):
+                return "expected a list of queue names"
+            for field in ("site", "team", "client", "name", "state", "reason"):
+                if not isinstance(value.get(field), str | None):
+                    return f"expected a name or null in {field!r}"
             agent_counts([value])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         return repr(exc)
+    return None
+
+
+_SAFE_INTEGER = 2**53
+
+
+def _unsafe_number(value: object, depth: int = 0) -> object | None:
+    """A number no worker produces (not finite, or beyond what a browser's JSON keeps exact),
+    anywhere in ``value``; None when there is none. Roll-ups add such numbers up and the
+    page could not show them, so the whole snapshot is refused."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return None
+    if isinstance(value, int):
+        return value if abs(value) > _SAFE_INTEGER else None
+    if isinstance(value, float):
+        return value if not math.isfinite(value) or abs(value) > _SAFE_INTEGER else None
+    if depth > 32:
+        return "nested deeper than 32 levels"
+    if isinstance(value, dict):
+        items: Iterable[object] = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        found = _unsafe_number(item, depth + 1)
+        if found is not None:
+            return found
     return None
 
 
