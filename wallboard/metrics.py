@@ -102,6 +102,9 @@ class HubCollector(Collector):
         yield from group_metrics(state["groups"])
         yield from staffing_metrics(state["queues"], state.get("staffing") or {})
         yield from agent_metrics(state["agents_by_state"])
+        yield from agent_row_metrics(state["agents"], now_ms)
+        yield from occupancy_metrics(state["agents_by_state"])
+        yield from contact_counters(state["queues"])
         yield from alert_metrics(state["alerts"])
         yield from gateway_metrics(self._hub, state, now_ms, self._health())
 
@@ -155,8 +158,14 @@ def queue_metrics(views: Iterable[Mapping[str, Any]], now_ms: int) -> Iterator[M
         (*QUEUE_LABELS, "window", "definition"),
     )
     agents = _gauge("queue_agents", "Agents serving the queue, by state.", (*QUEUE_LABELS, "state"))
+    info = _gauge(
+        "queue_info",
+        "1 per queue, labelled with its channel (join on queue, site, client to filter by it).",
+        (*QUEUE_LABELS, "channel"),
+    )
     for view in views:
         labels = _queue_labels(view)
+        info.add_metric([*labels, str(view.get("channel") or "")], 1.0)
         for field, family in live.items():
             family.add_metric(labels, float(view.get(field) or 0))
         oldest = view.get("oldest_queued_ms")
@@ -181,6 +190,7 @@ def queue_metrics(views: Iterable[Mapping[str, Any]], now_ms: int) -> Iterator[M
     yield from windowed.values()
     yield service_level
     yield agents
+    yield info
 
 
 def group_metrics(groups: Mapping[str, Any]) -> Iterator[Metric]:
@@ -321,21 +331,129 @@ def agent_metrics(by_state: Mapping[str, Any]) -> Iterator[Metric]:
     yield reasons
     for key in ("site", "team"):
         family = _gauge(f"{key}_agents", f"Agents by {key} and state.", (key, "state"))
+        not_ready = _gauge(
+            f"{key}_agents_not_ready", f"Not-ready agents by {key} and reason.", (key, "reason")
+        )
         for name, group in by_state[key].items():
             for state in AGENT_STATES:
                 family.add_metric([str(name), state], float(group[state]))
+            for reason, count in sorted(group["not_ready_by_reason"].items()):
+                not_ready.add_metric([str(name), str(reason)], float(count))
+        yield family
+        yield not_ready
+
+
+AGENT_LABELS = ("agent", "team", "site")
+
+
+def agent_row_metrics(rows: Iterable[Mapping[str, Any]], now_ms: int) -> Iterator[Metric]:
+    """Per-agent time in state and occupancy, for logged-in agents only.
+
+    ``agent`` is an agent id: bounded by the staff of the floor (thousands, not contacts),
+    and needed by the per-agent alert rules (``FloorwatchAgentNotReadyTooLong`` in
+    config/prometheus/alerts.yml). An agent who logs out or disappears loses its series.
+    """
+    in_state = _gauge(
+        "agent_time_in_state_seconds",
+        "Time the agent has been in its current state (and reason).",
+        (*AGENT_LABELS, "state", "reason"),
+    )
+    occupancy = _gauge(
+        "agent_occupancy_ratio",
+        "(on contact + ACW) / (on contact + ACW + available) of the agent, by window.",
+        (*AGENT_LABELS, "window"),
+    )
+    for row in rows:
+        state = row.get("state")
+        if not isinstance(state, str) or state == "logged_out":
+            continue
+        labels = [str(row["agent_id"]), str(row.get("team") or ""), str(row.get("site") or "")]
+        since = row.get("since_ms")
+        if isinstance(since, int | float) and not isinstance(since, bool):
+            seconds = max(0, now_ms - since) / 1000
+        else:
+            seconds = _at(row, ("time_in_state_s",)) or 0.0
+        in_state.add_metric([*labels, state, str(row.get("reason") or "")], seconds)
+        windows = row.get("occupancy")
+        if isinstance(windows, Mapping):
+            for window in windows:
+                value = _at(windows, (window,))
+                if value is not None:
+                    occupancy.add_metric([*labels, str(window)], value)
+    yield in_state
+    yield occupancy
+
+
+def occupancy_metrics(by_state: Mapping[str, Any]) -> Iterator[Metric]:
+    """Occupancy now of the floor, each site and each team: the share of staffed, working
+    agents busy at this moment, (on contact + ACW) / (on contact + ACW + available). Agent
+    rows carry ratios only, so a time-weighted group occupancy cannot be rebuilt exactly
+    here; per-agent windows are in ``floorwatch_agent_occupancy_ratio``."""
+
+    def ratio(counts: Mapping[str, Any]) -> float | None:
+        busy = counts["on_contact"] + counts["after_contact_work"]
+        total = busy + counts["available"]
+        return busy / total if total else None
+
+    floor = _gauge("floor_occupancy_ratio", "Occupancy of the floor now.", ())
+    value = ratio(by_state["floor"])
+    if value is not None:
+        floor.add_metric([], value)
+    yield floor
+    for key in ("site", "team"):
+        family = _gauge(f"{key}_occupancy_ratio", f"Occupancy now per {key}.", (key,))
+        for name, counts in by_state[key].items():
+            value = ratio(counts)
+            if value is not None:
+                family.add_metric([str(name)], value)
         yield family
 
 
+CONTACT_OUTCOMES = ("offered", "answered", "abandoned", "short_abandoned", "flowed_out", "handled")
+
+
+def contact_counters(views: Iterable[Mapping[str, Any]]) -> Iterator[Metric]:
+    """Contacts per queue and outcome since the site's day start, as counters: they only grow
+    during a day and restart at the day reset, which ``rate()`` and ``increase()`` treat as a
+    counter reset. The same figures per window are the ``floorwatch_queue_<outcome>`` gauges."""
+    family = CounterMetricFamily(
+        "floorwatch_queue_contacts",
+        "Contacts by outcome since the site's day start (resets at the day reset).",
+        labels=[*QUEUE_LABELS, "outcome"],
+    )
+    for view in views:
+        day = view["windows"].get("day")
+        if not isinstance(day, Mapping):
+            continue
+        labels = _queue_labels(view)
+        for outcome in CONTACT_OUTCOMES:
+            value = _at(day, (outcome,))
+            if value is not None:
+                family.add_metric([*labels, outcome], value)
+    yield family
+
+
+ACTIVE_ALERT_STATES = ("pending", "firing", "acknowledged")
+"""States of an alert that is still an alert (streams.alerts.ACTIVE); resolved alerts stay on
+the alerts topic for a while but are not counted."""
+
+
 def alert_metrics(alerts: Iterable[Mapping[str, Any]]) -> Iterator[Metric]:
-    """Alerts held from the alerts topic, by severity."""
-    by_severity: dict[str, int] = {}
+    """Active alerts held from the alerts topic, by state and severity."""
+    counts: dict[tuple[str, str], int] = {}
     for alert in alerts:
-        severity = str(alert.get("severity") or "unknown")
-        by_severity[severity] = by_severity.get(severity, 0) + 1
-    family = _gauge("alerts_active", "Alerts held from the alerts topic.", ("severity",))
-    for severity, count in sorted(by_severity.items()):
-        family.add_metric([severity], float(count))
+        state = alert.get("state")
+        if state not in ACTIVE_ALERT_STATES:
+            continue
+        key = (str(state), str(alert.get("severity") or "none"))
+        counts[key] = counts.get(key, 0) + 1
+    family = _gauge(
+        "alerts_active",
+        "Active alerts (pending, firing, acknowledged) by state and severity.",
+        ("state", "severity"),
+    )
+    for (state, severity), count in sorted(counts.items()):
+        family.add_metric([state, severity], float(count))
     yield family
 
 
