@@ -11,7 +11,8 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.alerts import AlertChange, Scope
+from streams.alert_rules import Scope
+from streams.alerts import AlertChange
 from streams.wire import agent_key, queue_key
 from tests.wallboard.records import MIN, T0, encode, folded, morning, snapshot_records
 from wallboard.hub import Hub
@@ -49,6 +50,9 @@ def billing(**extra: str) -> frozenset[tuple[str, str]]:
     return labels(queue="billing", site="default", client="", **extra)
 
 
+SALES_VOICE = labels(queue="sales", site="default", client="", channel="voice")
+
+
 def alert(alert_id: str, state: str, severity: str | None) -> bytes:
     change = AlertChange(
         alert_id=alert_id,
@@ -70,7 +74,7 @@ def test_queue_info_names_the_channel_of_every_queue() -> None:
     found = samples(exposition(hub_with_morning()))
 
     assert found["floorwatch_queue_info", billing(channel="voice")] == 1
-    assert ("floorwatch_queue_info", labels(queue="sales", site="default", client="", channel="voice")) in found
+    assert ("floorwatch_queue_info", SALES_VOICE) in found
 
 
 def test_agent_time_in_state_is_per_logged_in_agent_with_its_reason() -> None:
@@ -79,7 +83,8 @@ def test_agent_time_in_state_is_per_logged_in_agent_with_its_reason() -> None:
     # cat went on a break at 09:20; it is 09:30
     key = labels(agent="cat", team="red", site="", state="not_ready", reason="break")
     assert found["floorwatch_agent_time_in_state_seconds", key] == 600
-    assert ("floorwatch_agent_occupancy_ratio", labels(agent="ann", team="red", site="", window="day")) in found
+    ann_day = labels(agent="ann", team="red", site="", window="day")
+    assert ("floorwatch_agent_occupancy_ratio", ann_day) in found
 
 
 def test_team_gauges_count_agents_by_state_and_reason_and_occupancy_now() -> None:
@@ -126,7 +131,7 @@ def test_a_queue_and_an_agent_that_disappear_take_their_series_with_them() -> No
 
     assert not [key for key in found if dict(key[1]).get("queue") == "billing"]
     assert not [key for key in found if dict(key[1]).get("agent") == "cat"]
-    assert ("floorwatch_queue_info", labels(queue="sales", site="default", client="", channel="voice")) in found
+    assert ("floorwatch_queue_info", SALES_VOICE) in found
 
 
 def test_promtool_check_metrics_is_clean() -> None:
