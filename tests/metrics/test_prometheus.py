@@ -453,5 +453,20 @@ def test_prometheus_scrapes_every_dashboard_and_alert_expression_with_the_boards
         return True
 
     assert same()
+
+    # both expositions are clean for promtool (names, units, help, counter suffixes)
+    promtool = shutil.which("promtool") or "/usr/bin/promtool"
+    for port in (stack.gateway_port, stack.worker_metrics_port):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            text = reply.read().decode()
+        lint = subprocess.run(
+            [promtool, "check", "metrics"],
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert lint.returncode == 0, (port, lint.stdout + lint.stderr)
     voice = queue_of(get_json(state_url), VOICE)
     assert voice["waiting"] == 11 and voice["windows"]["rolling_30"]["flowed_out"] == 2
