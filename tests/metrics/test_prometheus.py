@@ -25,7 +25,8 @@ How the expressions are judged:
 
 Then the numbers: waiting, offered, abandoned, flowed out and service level per queue read
 from Prometheus equal ``/api/state`` fetched just before or just after (the traffic has
-stopped, so they hold still), and the longest wait is within one scrape of it.
+stopped, so they hold still), and the longest wait is within one scrape of it. Last,
+``promtool check metrics`` is clean on both ``/metrics`` outputs.
 """
 
 from __future__ import annotations
