@@ -2,8 +2,10 @@
 
 Everything here is wiring; what a batch of events does is :class:`agents.pipeline.Pipeline`.
 
-- ``fold_acd`` consumes ``acd-events`` (contact events keyed by queue, agent events keyed by
-  agent id) in batches and folds them into the worker's partition states;
+- ``track_floor`` subscribes the group to ``acd-events`` (contact events keyed by queue, agent
+  events keyed by agent id): Faust assigns the partitions and recovers their state, and the
+  pipeline's reader (``read_acd``) reads them in batches and folds them into the worker's
+  partition states (:meth:`agents.pipeline.Pipeline.read_forever`);
 - a timer persists what was folded to the ``floor-state`` table every ``worker.persist_ms``
   (its changelog topic has as many partitions as ``acd-events``; a partition's state goes to
   the same partition number);
@@ -47,13 +49,12 @@ class FloorwatchApp(faust.App):
     def _new_transport(self) -> TransportT:
         return FastFetchTransport(self.conf.broker_consumer, self)
 
-    def resume_positions(self) -> dict[TP, int]:
-        """Where restored partitions resume (read by the transport after Faust's seek to the
-        committed offsets): their state's checkpoint decides, not the group's commit."""
+    def hot_path_partitions(self) -> set[TP]:
+        """Assigned partitions the pipeline reads itself (Faust must not fetch them)."""
         if self.pipeline is None:
-            return {}
+            return set()
         topic = self.pipeline.topics.acd_events
-        return {TP(topic, p): offset for p, offset in self.pipeline.resume_positions().items()}
+        return {tp for tp in self.consumer.assignment() if tp.topic == topic}
 
 
 def broker_address(config: FloorwatchConfig) -> str:
@@ -104,7 +105,9 @@ def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
             **options,
         )
 
-    acd = topic(topics.acd_events)
+    # no acks: Faust hands no message of this topic on (see track_floor), so it has no
+    # offsets to commit, and must not report its partitions as stuck for not committing
+    acd = topic(topics.acd_events, acks=False)
     crm = topic(topics.crm_events)
     table = app.Table(
         STATE_TABLE,
@@ -117,9 +120,17 @@ def create_app(config: FloorwatchConfig) -> tuple[FloorwatchApp, Pipeline]:
     evaluator = pipeline.alerts = AlertEvaluator(config, pipeline)
 
     @app.agent(acd)
-    async def fold_acd(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(worker.batch_max, within=BATCH_WITHIN_S):
-            await _or_crash(app, pipeline.fold_batch(events))
+    async def track_floor(stream: faust.StreamT[bytes]) -> None:
+        """Subscribes the group to ``acd-events``: Faust assigns its partitions to workers and
+        recovers their ``floor-state`` partitions; the pipeline then reads and folds them
+        itself (``read_acd``). Faust's per-message path costs more than the fold: it caps a
+        worker at about Faust's stateless rate (PLATFORM.md), the hot path does not."""
+        async for _ in stream:
+            pass  # fetched before the partition was handed to the pipeline: it reads it too
+
+    @app.task
+    async def read_acd() -> None:
+        await _or_crash(app, pipeline.read_forever())
 
     @app.agent(crm)
     async def fold_crm(stream: faust.StreamT[bytes]) -> None:

@@ -16,13 +16,16 @@ not a round trip to the broker:
   of their source partition, in the order of :meth:`~streams.partition.PartitionState.changes`,
   ending with the partition's checkpoint (the offset the state accounts for), and wait.
 
-The state, not the consumer group, says where a partition resumes: after a restart or a
-rebalance the worker rebuilds the partition from its changelog and makes Faust's consumer
-resume right after the checkpoint (:meth:`Pipeline.resume_positions`, applied by
-:mod:`agents.transport`). Whatever Faust committed meanwhile does not matter: events
-delivered twice are recognised by the legs' facts, and no event after the checkpoint can be
-skipped. The worker writes with its own aiokafka producer (Faust's per-message producer path
-costs more than the fold), and stops it only after a last persist.
+The state, not the consumer group, says where a partition resumes. Faust assigns the
+``acd-events`` partitions to workers and recovers their ``floor-state`` partitions; the
+pipeline then reads exactly those partitions with its own aiokafka consumer (outside the
+group, :meth:`Pipeline.read_forever`), each from right after its state's checkpoint, and
+Faust's consumer leaves them paused (:mod:`agents.transport`). Faust's per-message machinery
+(a task per message, a lock, an ack) caps a worker near Faust's stateless rate, a few
+thousand events a second on this hardware (PLATFORM.md); read in batches, the fold is the
+cost. Events read twice after a crash are recognised by the legs' facts, and no event after
+the checkpoint can be skipped. The worker writes with its own aiokafka producer too, and
+stops it only after a last persist.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from agents.metrics import DURATION_BUCKETS_S, LAG_BUCKETS_S, Buckets
 from config.settings import FloorwatchConfig
@@ -158,8 +161,10 @@ class Pipeline:
         self._unpersisted = 0
         self._dead: list[tuple[bytes | None, bytes, Headers]] = []
         """Dead letters not yet sent."""
-        self._resume: dict[int, int] = {}
-        """Restored partitions: offset the consumer must resume at."""
+        self._reader: AIOKafkaConsumer | None = None
+        self._reading: set[int] = set()
+        self._generation = 0
+        """Changes whenever the reader's assignment does (batches fetched before are dropped)."""
         self._sent: dict[str, tuple[bytes, int]] = {}
         """Snapshot key → (fingerprint of what was sent, when)."""
         self._changed_agents: set[tuple[int, str]] = set()
@@ -190,6 +195,8 @@ class Pipeline:
                 return
             self._closed = True
             try:
+                if self._reader is not None:
+                    await self._reader.stop()
                 if self._producer is not None:
                     await self._persist()
             finally:
@@ -207,14 +214,60 @@ class Pipeline:
             future_tolerance_ms=self.processing.future_tolerance_s * 1000,
         )
 
-    async def fold_batch(self, events: Sequence[faust.EventT[bytes]]) -> None:
-        """Fold a batch of ``acd-events``; persist at once if too much is waiting."""
+    async def fold_batch(self, messages: Sequence[Any]) -> None:
+        """Fold a batch of ``acd-events`` messages; persist at once if too much is waiting."""
         now = now_ms()
-        touched = self.fold([event.message for event in events], now)
+        touched = self.fold(messages, now)
         if self._unpersisted >= self.worker.batch_max:
             await self.persist()
         if touched:
             await self._publish_leading(touched, now)
+
+    # -- reading acd-events -------------------------------------------------------------------
+
+    async def read_forever(self) -> None:
+        """The hot path: read the assigned ``acd-events`` partitions in batches and fold them.
+
+        Faust assigns the partitions (and recovers their tables); this reader, a plain
+        aiokafka consumer outside the group, reads exactly those partitions from where each
+        state's checkpoint says (see the module). A batch fetched before the assignment
+        changed is dropped: the positions were reset and it comes again.
+        """
+        fetch_wait = self.worker.fetch_wait_ms
+        while not self._closed:
+            reader = self._reader
+            if reader is None or not self._reading:
+                await asyncio.sleep(fetch_wait / 1000)
+                continue
+            generation = self._generation
+            batch = await reader.getmany(
+                timeout_ms=fetch_wait * 5, max_records=self.worker.batch_max
+            )
+            if generation != self._generation or not batch:
+                continue
+            messages = [message for records in batch.values() for message in records]
+            await self.fold_batch(messages)
+
+    async def _read_assigned(self) -> None:
+        """Point the reader at the partitions held now, each right after what it folded."""
+        if self._reader is None:
+            reader = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                client_id=f"floorwatch-reader-{self.worker_id}",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=self.worker.fetch_wait_ms,
+                max_partition_fetch_bytes=4 * 1024 * 1024,
+            )
+            await reader.start()
+            self._reader = reader
+        topic = self.topics.acd_events
+        held = sorted(self.states)
+        self._generation += 1
+        self._reader.assign([TopicPartition(topic, p) for p in held])
+        for partition in held:
+            self._reader.seek(TopicPartition(topic, partition), self._read_to[partition] + 1)
+        self._reading = set(held)
 
     def fold(self, messages: Sequence[Any], now: int) -> set[tuple[int, str]]:
         """Fold Kafka messages (topic, partition, offset, key, value); returns the
@@ -370,23 +423,23 @@ class Pipeline:
                 offset = -1 if checkpoint is None else int(checkpoint["offset"])
                 self._read_to[partition] = offset
                 self.persisted_offsets[partition] = offset
-                self._resume[partition] = offset + 1
                 restored.append(partition)
                 if self.alerts is not None and partition == self.alerts.partition:
                     await self.alerts.activate(dict(records).get(self.alerts.state_key))
             if restored:
-                log.info("restored partitions %s, resuming at %s", restored, self._resume)
+                log.info(
+                    "restored partitions %s, reading from %s",
+                    restored,
+                    {p: self._read_to[p] + 1 for p in restored},
+                )
                 self._dirty.update(restored)  # re-publishes the open intervals as rebuilt
                 self._agents_refresh_due_ms = 0  # and every agent row with the next snapshot
                 await self._persist()
+            if self.states.keys() != self._reading:
+                await self._read_assigned()
         callbacks, self.on_ready = self.on_ready, []
         for callback in callbacks:
             callback()
-
-    def resume_positions(self) -> dict[int, int]:
-        """Offsets the consumer must resume restored partitions at (taken once)."""
-        positions, self._resume = self._resume, {}
-        return {p: offset for p, offset in positions.items() if p in self.states}
 
     async def revoke(self, partitions: set[int]) -> None:
         """Persist what was folded, then forget the revoked partitions."""
@@ -400,8 +453,9 @@ class Pipeline:
                 self._dirty.discard(partition)
                 self.states.pop(partition, None)
                 self._read_to.pop(partition, None)
-                self._resume.pop(partition, None)
                 self.persisted_offsets.pop(partition, None)
+            if self._reader is not None and self.states.keys() != self._reading:
+                await self._read_assigned()
 
     # -- snapshots ----------------------------------------------------------------------------
 

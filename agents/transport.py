@@ -8,9 +8,8 @@ extension point instead of a patched install: :class:`FastFetchTransport` is ret
 for the fetch wait, set before the consumer starts (aiokafka reads it when it builds its
 fetcher in ``start()``).
 
-The same consumer resumes restored partitions where their state's checkpoint says
-(:meth:`agents.app.FloorwatchApp.resume_positions`), after Faust's own seek to the group's
-committed offsets at the end of each recovery.
+The same consumer leaves the partitions the pipeline reads itself paused after each recovery
+(:meth:`agents.app.FloorwatchApp.hot_path_partitions`).
 """
 
 from __future__ import annotations
@@ -45,18 +44,14 @@ class _FastFetchConsumer(faust_aiokafka.Consumer):
         return _FastFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def perform_seek(self) -> None:
-        """Seek to the committed offsets, then move restored partitions back to where their
-        state says they resume, when that is earlier (never forward: what lies between the
-        commit and the checkpoint comes again and is recognised as duplicates, while a
-        forward seek would leave a gap Faust never commits past)."""
+        """Seek to the committed offsets (Faust), then stop fetching the partitions the
+        pipeline reads itself (:meth:`agents.app.FloorwatchApp.hot_path_partitions`). Faust
+        resumes every partition at the end of each recovery and seeks right after; pausing
+        here keeps them paused until the next rebalance."""
         await super().perform_seek()
-        positions = getattr(self.app, "resume_positions", dict)()
-        assignment = self.assignment()
-        for tp, offset in positions.items():
-            committed = self._committed_offset.get(tp)
-            if tp in assignment and (committed is None or offset < committed):
-                log.info("resuming %s at %d (committed: %s)", tp, offset, committed)
-                await self.seek(tp, offset)
+        hot = getattr(self.app, "hot_path_partitions", set)()
+        if hot:
+            self.pause_partitions(hot)
 
 
 class FastFetchTransport(faust_aiokafka.Transport):
