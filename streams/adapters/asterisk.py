@@ -63,6 +63,7 @@ from typing import Any, Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 from streams.adapters.common import (
+    BAD_ENCODING,
     BAD_NUMBER,
     TRUNCATED,
     UNKNOWN_VERB,
@@ -142,7 +143,10 @@ def parse_line(line: str | bytes, tz: tzinfo | None = None) -> QueueLogLine | Re
     if "|" in text:
         fields = [f.strip() for f in text.split("|")]
     elif "," in text:
-        fields = [f.strip() for f in next(csv.reader([text]))]
+        try:
+            fields = [f.strip() for f in next(csv.reader([text]))]
+        except csv.Error as problem:  # a carriage return inside the line, say
+            return Rejection(BAD_ENCODING, f"not a CSV row ({problem}): {_show(text)}")
     else:
         fields = [text]
     if fields[0].lower() == _TABLE_HEADER[0] and [f.lower() for f in fields[:5]] == list(
