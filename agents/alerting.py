@@ -52,6 +52,14 @@ DRAIN_MAX = 50_000
 """Most messages read per evaluation (the rest waits for the next one)."""
 
 
+def _judge(hub: Hub, tracker: AlertTracker, now: int) -> list[AlertChange] | None:
+    """The rules' changes on the floor now; None when the floor is stale (not judged)."""
+    state = hub.state(now)
+    if state["stale"]:
+        return None
+    return tracker.evaluate(state, now)
+
+
 class AlertEvaluator:
     """Evaluates the configured rules while this worker owns the leader partition."""
 
@@ -144,11 +152,14 @@ class AlertEvaluator:
                 if change is not None:
                     changes.append(change)
             self._commands = []
-            state = hub.state(now)
-            if state["stale"]:
-                log.debug("alert evaluation skipped: %s", state["stale_reason"])
+            # the floor view and the rules take milliseconds per hundred agents: in a thread,
+            # so the worker's event loop keeps folding meanwhile (nothing else touches this
+            # hub or tracker while the lock is held)
+            judged = await asyncio.to_thread(_judge, hub, tracker, now)
+            if judged is None:
+                log.debug("alert evaluation skipped: the floor is stale")
             else:
-                changes.extend(tracker.evaluate(state, now))
+                changes.extend(judged)
                 self.evaluations += 1
             if changes:
                 await self._save(tracker)

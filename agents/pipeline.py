@@ -170,6 +170,8 @@ class Pipeline:
         self._changed_agents: set[tuple[int, str]] = set()
         """(partition, agent id) of agents folded into since the last snapshot."""
         self._agents_refresh_due_ms = 0
+        self._refresh_queue: list[tuple[int, str]] = []
+        self._refresh_per_tick = 1
         self._heartbeat_due_ms = 0
 
     # -- producer -----------------------------------------------------------------------------
@@ -433,7 +435,7 @@ class Pipeline:
                     {p: self._read_to[p] + 1 for p in restored},
                 )
                 self._dirty.update(restored)  # re-publishes the open intervals as rebuilt
-                self._agents_refresh_due_ms = 0  # and every agent row with the next snapshot
+                self._agents_refresh_due_ms = 0  # and every agent row within REFRESH_MS
                 await self._persist()
             if self.states.keys() != self._reading:
                 await self._read_assigned()
@@ -495,11 +497,10 @@ class Pipeline:
                 view = state.queue_view(name, now)
                 await self._offer(queue_key(name), view, VOLATILE_QUEUE_FIELDS, now)
         changed, self._changed_agents = self._changed_agents, set()
-        if now >= self._agents_refresh_due_ms:
-            # time in state and occupancy move with the clock alone: the page ticks
-            # them, and every row is re-sent this often to correct the drift
-            self._agents_refresh_due_ms = now + REFRESH_MS
-            changed = {(p, a) for p, state in self.states.items() for a in state.agents}
+        # time in state and occupancy move with the clock alone: the page ticks them, and
+        # every row is re-sent within REFRESH_MS to correct the drift, a slice per tick (a
+        # floor of 2,000 agents at once would hold the loop for a tenth of a second)
+        changed |= self._refresh_slice(now)
         for partition, agent_id in changed:
             state = self.states.get(partition)
             if state is not None and agent_id in state.agents:
@@ -513,6 +514,21 @@ class Pipeline:
                 orjson.dumps(self.heartbeat(now)),
                 key=worker_key(self.worker_id).encode(),
             )
+
+    def _refresh_slice(self, now: int) -> set[tuple[int, str]]:
+        if now >= self._agents_refresh_due_ms or not self._refresh_queue:
+            if now >= self._agents_refresh_due_ms:
+                self._agents_refresh_due_ms = now + REFRESH_MS
+                self._refresh_queue = [
+                    (p, a) for p, state in self.states.items() for a in state.agents
+                ]
+                ticks = max(1, REFRESH_MS // max(1, self.worker.snapshot_ms) - 1)
+                self._refresh_per_tick = -(-len(self._refresh_queue) // ticks)
+            else:
+                return set()
+        taken = self._refresh_queue[-self._refresh_per_tick :]
+        del self._refresh_queue[-self._refresh_per_tick :]
+        return set(taken)
 
     async def _offer(
         self, key: str, value: dict[str, Any], volatile: Sequence[str], now: int
