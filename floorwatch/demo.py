@@ -46,15 +46,20 @@ def run_demo(config: FloorwatchConfig, *, port: int, rate: float) -> int:
             if stop.is_set():
                 return 0
             env = {**os.environ, BROKER_VARIABLE: url}
+            worker_metrics = config.worker.metrics_port or _free_port(config.worker.metrics_host)
+            worker_env = {**env, "FLOORWATCH_WORKER__METRICS_PORT": str(worker_metrics)}
             for name, args in (
                 ("worker", ["worker"]),
                 ("gateway", ["gateway", "--port", str(port)]),
                 ("simulator", ["simulate", "--rate", f"{rate:g}"]),
             ):
                 command = [sys.executable, "-m", "floorwatch", *args]
-                children[name] = processes.spawn(command, env=env)
+                children[name] = processes.spawn(
+                    command, env=worker_env if name == "worker" else env
+                )
                 log.info("%s started (pid %d)", name, children[name].pid)
-            return _supervise(stop, children, broker, _gateway_host(config), port)
+            worker_url = f"http://{config.worker.metrics_host}:{worker_metrics}/metrics"
+            return _supervise(stop, children, broker, _gateway_host(config), port, worker_url)
         finally:
             if children:
                 log.info("stopping %s", ", ".join(children))
@@ -70,6 +75,7 @@ def _supervise(
     broker: EmbeddedBroker | None,
     host: str,
     port: int,
+    worker_metrics_url: str,
 ) -> int:
     announced = False
     while not stop.wait(_POLL_S):
@@ -84,9 +90,16 @@ def _supervise(
         if not announced and _listens(host, port):
             print(f"wallboard: http://{host}:{port}/", flush=True)
             print(f"metrics:   http://{host}:{port}/metrics", flush=True)
+            print(f"worker:    {worker_metrics_url}", flush=True)
             print("Ctrl-C stops everything.", flush=True)
             announced = True
     return 0
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def _gateway_host(config: FloorwatchConfig) -> str:

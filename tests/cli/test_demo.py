@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,6 +85,21 @@ def test_demo_prints_urls_that_serve_and_stops_everything_on_sigterm(demo: Demo)
     assert f"metrics:   http://127.0.0.1:{demo.port}/metrics" in demo.out.read_text()
     with urllib.request.urlopen(f"http://127.0.0.1:{demo.port}/metrics", timeout=5) as reply:
         assert reply.status == 200
+    worker_url = next(
+        line.split()[-1]
+        for line in demo.out.read_text().splitlines()
+        if line.startswith("worker:    http://127.0.0.1:")
+    )
+    deadline = time.monotonic() + 30  # the worker serves it once Faust has started
+    while True:
+        try:
+            with urllib.request.urlopen(worker_url, timeout=5) as reply:
+                assert b"floorwatch_worker_partitions" in reply.read()
+                break
+        except urllib.error.URLError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     children = demo.descendants()
     commands = sorted(" ".join(child.cmdline()[1:4]) for child in children)
     assert len(children) == 4, commands  # broker, worker, gateway, simulator
