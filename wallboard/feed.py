@@ -107,8 +107,8 @@ class Feed:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self._fetch_wait_ms,
         )
-        await consumer.start()
         try:
+            await consumer.start()
             consumer.assign(partitions)
             for partition in partitions:
                 position = self._positions.get(partition)
@@ -127,7 +127,12 @@ class Feed:
                 self._bootstrap,
                 len(behind),
             )
+            this_task = asyncio.current_task()
             while True:
+                # aiokafka can swallow a cancellation that lands while it awaits its own
+                # tasks (seen in getmany/position): stop when asked, whatever it did with it
+                if this_task is not None and this_task.cancelling():
+                    raise asyncio.CancelledError
                 if behind:
                     self.problem = f"catching up: {len(behind)} partitions not read to the end"
                     for partition, end in list(behind.items()):

@@ -38,19 +38,14 @@ from wallboard.hub import Hub
 JSON = dict[str, Any]
 
 SECTIONS: Final = ("queues", "agents", "groups", "staff", "alerts", "settings")
-WINDOW_FIELDS: Final = (
-    "offered",
-    "answered",
-    "abandoned",
-    "short_abandoned",
-    "flowed_out",
-    "handled",
-    "service_level",
-    "asa_s",
-    "aht_s",
-    "abandon_rate",
-)
-"""Per-window figures a screen shows (the raw sums stay in the REST state)."""
+WINDOW_COUNTS: Final = ("offered", "answered", "abandoned")
+WINDOW_RATIOS: Final = ("abandon_rate",)
+WINDOW_SECONDS: Final = ("asa_s", "aht_s")
+"""Per-window figures a screen shows (the raw sums and the other counts stay in the REST
+state). A screen shows one service-level definition, the queue's first."""
+RATIO_DIGITS: Final = 4
+"""Ratios to 0.01 % and seconds to 0.1 s: finer than any screen shows, a third of the bytes."""
+SECONDS_DIGITS: Final = 1
 QUEUE_FIELDS: Final = (
     "queue",
     "site",
@@ -58,7 +53,6 @@ QUEUE_FIELDS: Final = (
     "channel",
     "threshold_s",
     "target",
-    "definitions",
     "waiting",
     "at_risk",
     "oldest_queued_ms",
@@ -187,6 +181,8 @@ class ScreenStates:
         self._colours = colours
         self._queue_bands: dict[tuple[str, float, float], JSON] = {}
         self._group_bands = bands_json(colours.for_group(core.queue_defaults))
+        defaults = core.queue_defaults.definitions
+        self._group_definition = str(defaults[0]) if defaults else None
         self._keys: dict[str, bytes] = {}
 
     def meta(self, now_ms: int) -> bytes:
@@ -250,10 +246,12 @@ class ScreenStates:
 
     def _queue(self, view: Mapping[str, Any]) -> JSON:
         out = {name: view.get(name) for name in QUEUE_FIELDS}
+        definitions = view.get("definitions") or []
+        definition = str(definitions[0]) if definitions else None
+        out["definition"] = definition
         out["agents"] = view.get("agents")
         out["windows"] = {
-            label: {name: figures.get(name) for name in WINDOW_FIELDS}
-            for label, figures in view["windows"].items()
+            label: _window(figures, definition) for label, figures in view["windows"].items()
         }
         out["colours"] = self._bands_of(view)
         return out
@@ -275,28 +273,48 @@ class ScreenStates:
         for key in ("site", "client"):
             for name, members in group_views(views, key).items():
                 counts[f"{key}:{name}"] = len(members)
-        out = {"floor": _group(groups["floor"], counts["floor"], self._group_bands)}
+        bands, definition = self._group_bands, self._group_definition
+        out = {"floor": _group(groups["floor"], counts["floor"], bands, definition)}
         for key in ("site", "client"):
             for name, windows in groups[key].items():
                 out[f"{key}:{name}"] = _group(
-                    windows, counts.get(f"{key}:{name}", 0), self._group_bands
+                    windows, counts.get(f"{key}:{name}", 0), bands, definition
                 )
         return out
 
 
-def _group(windows: Mapping[str, Mapping[str, Any]], queues: int, bands: JSON) -> JSON:
+def _group(
+    windows: Mapping[str, Mapping[str, Any]], queues: int, bands: JSON, definition: str | None
+) -> JSON:
     first = next(iter(windows.values()), {})
     return {
         "queues": queues,
         "waiting": first.get("waiting", 0),
         "at_risk": first.get("at_risk", 0),
         "oldest_queued_ms": first.get("oldest_queued_ms"),
-        "windows": {
-            label: {name: figures.get(name) for name in WINDOW_FIELDS}
-            for label, figures in windows.items()
-        },
+        "definition": definition,
+        "windows": {label: _window(figures, definition) for label, figures in windows.items()},
         "colours": bands,
     }
+
+
+def _window(figures: Mapping[str, Any], definition: str | None) -> JSON:
+    """One window as a screen shows it: the counts, rounded ratios and seconds, and the
+    service level of ``definition`` (null when it is not computed or has no data)."""
+    out: JSON = {name: figures.get(name) for name in WINDOW_COUNTS}
+    for name in WINDOW_RATIOS:
+        out[name] = _rounded(figures.get(name), RATIO_DIGITS)
+    for name in WINDOW_SECONDS:
+        out[name] = _rounded(figures.get(name), SECONDS_DIGITS)
+    levels = figures.get("service_level") or {}
+    out["service_level"] = _rounded(levels.get(definition), RATIO_DIGITS)
+    return out
+
+
+def _rounded(value: object, digits: int) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return round(float(value), digits)
 
 
 def _group_rollups(views: list[JSON]) -> JSON:

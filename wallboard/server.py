@@ -58,6 +58,7 @@ SCREEN_PROTOCOL: Final = Subprotocol("floorwatch.screen.v1")
 MAX_STALE_CHECK_S: Final = 1.0
 """The broadcaster looks at the clock at least this often, to announce data going stale and
 to catch up screens that were skipped while slow."""
+STOP_TIMEOUT_S: Final = 5.0
 WRITE_BACKLOG_LIMIT: Final = 64 * 1024
 """A screen with more unsent bytes than this is skipped until it has taken them in."""
 BROKER_MISSING: Final = (
@@ -193,9 +194,14 @@ class Gateway:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # the feed closes its Kafka consumer on the way out; a broker that does not
+            # answer must not keep the gateway from stopping
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            for task in pending:
+                log.warning(
+                    "gateway: %s did not stop within %.0f s", task.get_name(), STOP_TIMEOUT_S
+                )
         self._tasks = []
         if self._server is not None:
             self._server.close()

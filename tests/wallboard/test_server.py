@@ -274,7 +274,7 @@ async def test_websocket_sends_the_whole_screen_state_then_patches_within_a_seco
     published = now_ms()
     records = snapshot_records(folded(morning()), NOW, published)
     await publisher.snapshots(records)
-    await eventually(lambda: _has_queues(gateway, 2), what="queues consumed")
+    await eventually(lambda: _has_floor(gateway, 2, 3), what="queues and agents consumed")
 
     async with screen(f"ws://127.0.0.1:{gateway.port}/ws") as client:
         view = await first_view(client)
@@ -297,7 +297,17 @@ async def test_websocket_sends_the_whole_screen_state_then_patches_within_a_seco
         assert billing is not None
         assert billing["colours"]["service_level"] == [0.8, 0.7]
         assert billing["colours"]["longest_wait_s"] == [15.0, 20.0]
-        assert billing["windows"]["day"]["service_level"]["answered_only"] == 0.5
+        # one definition, the queue's first: 2 answered within 20 s of 4 answered + 1 abandoned
+        assert billing["definition"] == "answered_of_offered"
+        assert billing["windows"]["day"] == {
+            "offered": 6,
+            "answered": 4,
+            "abandoned": 1,
+            "abandon_rate": 0.1667,
+            "asa_s": 21.2,
+            "aht_s": 240.0,
+            "service_level": 0.4,
+        }
 
         changed = copy.deepcopy(records[queue_key("billing")])
         changed["waiting"] = 5
@@ -323,7 +333,7 @@ async def test_a_script_without_the_screen_protocol_gets_the_whole_rest_state_ea
 ) -> None:
     records = snapshot_records(folded(morning()), NOW, now_ms())
     await publisher.snapshots(records)
-    await eventually(lambda: _has_queues(gateway, 2), what="queues consumed")
+    await eventually(lambda: _has_floor(gateway, 2, 3), what="queues and agents consumed")
 
     async with connect(f"ws://127.0.0.1:{gateway.port}/ws") as client:
         assert client.subprotocol is None
@@ -349,7 +359,7 @@ async def test_websocket_filter_keeps_its_queues_and_agents_and_rolls_up_only_th
     gateway: Gateway, publisher: Publisher
 ) -> None:
     await publisher.snapshots(snapshot_records(folded(morning()), NOW, now_ms()))
-    await eventually(lambda: _has_queues(gateway, 2), what="queues consumed")
+    await eventually(lambda: _has_floor(gateway, 2, 3), what="queues and agents consumed")
     base = f"ws://127.0.0.1:{gateway.port}/ws"
 
     async with screen(f"{base}?queues=billing") as client:
@@ -359,7 +369,7 @@ async def test_websocket_filter_keeps_its_queues_and_agents_and_rolls_up_only_th
         floor = view.section("groups")["floor"]
         assert floor["queues"] == 1
         assert floor["windows"]["day"]["offered"] == 6
-        assert floor["windows"]["day"]["service_level"]["answered_only"] == 0.5
+        assert floor["windows"]["day"]["service_level"] == 0.4
         assert view.section("staff")["floor"]["logged_in"] == 2
         assert view.section("settings")["filter"] == {
             "site": [],
@@ -407,8 +417,9 @@ async def _screens(gateway: Gateway) -> list[Screen]:
     return gateway.screens
 
 
-async def _has_queues(gateway: Gateway, count: int) -> bool:
-    return len((await state_of(gateway))["queues"]) == count
+async def _has_floor(gateway: Gateway, queues: int, agents: int) -> bool:
+    state = await state_of(gateway)
+    return len(state["queues"]) == queues and len(state["agents"]) >= agents
 
 
 async def open_slow_screen(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -450,7 +461,7 @@ async def test_a_screen_that_stops_reading_does_not_delay_the_others_nor_pile_up
     for n in range(1500):
         records[f"agent:x{n}"] = {**agent, "agent_id": f"x{n}", "name": f"Agent {n:04d}"}
     await publisher.snapshots(records)
-    await eventually(lambda: _has_queues(gateway, 2), what="queues consumed")
+    await eventually(lambda: _has_floor(gateway, 2, 1503), what="queues and agents consumed")
 
     slow_reader, slow_writer = await open_slow_screen(gateway.port)
     (slow_screen,) = await eventually(lambda: _screens(gateway), what="slow screen registered")

@@ -155,11 +155,6 @@
     return DEFINITION_NAMES[id] || id;
   }
 
-  function primaryDefinition(serviceLevels) {
-    const ids = Object.keys(serviceLevels || {});
-    return ids.includes("answered_of_offered") ? "answered_of_offered" : ids[0];
-  }
-
   function section(name) {
     return (sections && sections[name]) || {};
   }
@@ -367,14 +362,14 @@
     const floor = section("groups").floor || { windows: {}, colours: {} };
     const interval = floor.windows.interval || {};
     const day = floor.windows.day || {};
-    const definition = primaryDefinition(interval.service_level || day.service_level);
+    const definition = floor.definition;
     const staff = section("staff").floor || {};
     const bands = floor.colours || {};
     const values = {
       waiting: [count(floor.waiting), colourOf("waiting", floor.waiting, bands.waiting)],
       "at-risk": [count(floor.at_risk), colourOf("at_risk", floor.at_risk, bands.at_risk)],
-      "sl-interval": [percent((interval.service_level || {})[definition]), colourOf("service_level", (interval.service_level || {})[definition], bands.service_level)],
-      "sl-day": [percent((day.service_level || {})[definition]), colourOf("service_level", (day.service_level || {})[definition], bands.service_level)],
+      "sl-interval": [percent(interval.service_level), colourOf("service_level", interval.service_level, bands.service_level)],
+      "sl-day": [percent(day.service_level), colourOf("service_level", day.service_level, bands.service_level)],
       "abandoned-day": [percent(day.abandon_rate), colourOf("abandon_rate", day.abandon_rate, bands.abandon_rate)],
       staffed: [count(staff.staffed), ""],
       available: [count(staff.available), ""],
@@ -450,7 +445,7 @@
 
   // [name, TV name, format, colour metric, value]
   const FIGURES = [
-    ["SL", "SL", (w, def) => percent((w.service_level || {})[def]), "service_level", (w, def) => (w.service_level || {})[def]],
+    ["SL", "SL", (w) => percent(w.service_level), "service_level", (w) => w.service_level],
     ["ASA", "ASA", (w) => seconds(w.asa_s), "asa_s", (w) => w.asa_s],
     ["AHT", "AHT", (w) => seconds(w.aht_s)],
     ["Abandoned", "Aband.", (w) => percent(w.abandon_rate), "abandon_rate", (w) => w.abandon_rate],
@@ -535,14 +530,14 @@
     setClass(tile.atRisk, `value ${colourOf("at_risk", queue.at_risk, bands.at_risk)}`.trim());
     const windows = Object.keys(queue.windows).filter((label) => !tvMode || TV_WINDOWS.includes(label));
     if (tile.figuresKey !== windows.join(",")) buildFigures(tile, windows);
-    const definition = (queue.definitions || [])[0] || primaryDefinition(queue.windows.interval?.service_level);
+    const definition = queue.definition;
     for (const [name, , format, metric, value] of FIGURES) {
       if (!tile.cells[name]) continue;
       windows.forEach((label, index) => {
         const cell = tile.cells[name][index];
         const figures = queue.windows[label];
-        setText(cell, format(figures, definition));
-        if (metric) setClass(cell, `w-${label} ${colourOf(metric, value(figures, definition), bands[metric])}`.trim());
+        setText(cell, format(figures));
+        if (metric) setClass(cell, `w-${label} ${colourOf(metric, value(figures), bands[metric])}`.trim());
       });
     }
     setText(tile.definition, `SL = ${definitionName(definition)} · threshold ${queue.threshold_s} s · target ${percent(queue.target)}`);
@@ -560,11 +555,10 @@
   function colourTile(tile) {
     const queue = tile.queue;
     const interval = queue.windows.interval || {};
-    const definition = (queue.definitions || [])[0] || primaryDefinition(interval.service_level);
     const longest = queue.oldest_queued_ms === null || queue.oldest_queued_ms === undefined ? 0 : ageSince(queue.oldest_queued_ms);
     const bands = queue.colours || {};
     const values = {
-      service_level: (interval.service_level || {})[definition],
+      service_level: interval.service_level,
       longest_wait_s: longest,
       waiting: queue.waiting,
       at_risk: queue.at_risk,
@@ -618,9 +612,7 @@
     const groups = section("groups");
     const rank = (key) => (key === "floor" ? 0 : key.startsWith("site:") ? 1 : 2);
     const keys = Object.keys(groups).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
-    const floorInterval = (groups.floor || { windows: {} }).windows.interval || {};
-    const definition = primaryDefinition(floorInterval.service_level);
-    setText(view.groupsSlHead, `SL interval (${definitionName(definition)})`);
+    setText(view.groupsSlHead, `SL interval (${definitionName((groups.floor || {}).definition)})`);
     const seen = new Set();
     keys.forEach((key, index) => {
       seen.add(key);
@@ -643,8 +635,8 @@
       setText(c[1], count(group.queues));
       setText(c[2], count(group.waiting));
       setText(c[4], count(group.at_risk));
-      const slInterval = (interval.service_level || {})[definition];
-      const slDay = (day.service_level || {})[definition];
+      const slInterval = interval.service_level;
+      const slDay = day.service_level;
       setText(c[5], percent(slInterval));
       setClass(c[5], `num ${colourOf("service_level", slInterval, bands.service_level)}`.trim());
       setText(c[6], percent(slDay));
