@@ -14,11 +14,12 @@ from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from streams.alert_commands import ACK, AlertCommand
 from streams.calendar import to_epoch_ms
 from wallboard.hub import Hub
 
@@ -140,8 +141,12 @@ class Routes:
         registry: CollectorRegistry,
         feed_problem: Callable[[], str | None],
         static: Mapping[str, Reply] | None = None,
+        send_command: Callable[[AlertCommand], None] | None = None,
     ) -> None:
-        """``feed_problem`` says why the gateway is not consuming its topics (None when it is)."""
+        """``feed_problem`` says why the gateway is not consuming its topics (None when it is);
+        ``send_command`` hands an operator's command to the alert evaluator (it produces to
+        the commands topic; None: acknowledging is not available)."""
+        self._send_command = send_command
         self._hub = hub
         self._clock = clock
         self._registry = registry
@@ -170,7 +175,7 @@ class Routes:
         if ack is not None:
             if method != "POST":
                 return _not_allowed("POST")
-            return self._acknowledge(unquote(ack["id"]))
+            return self._acknowledge(unquote(ack["id"]), query)
         return error_reply(HTTPStatus.NOT_FOUND, f"no such path: {path}")
 
     def _state(self, query: str) -> Reply:
@@ -184,12 +189,30 @@ class Routes:
     def _alerts(self, query: str) -> Reply:
         return json_reply(HTTPStatus.OK, {"alerts": self._hub.alerts()})
 
-    def _acknowledge(self, alert_id: str) -> Reply:
-        # acknowledgement is produced to the alerts pipeline, which does not exist yet
-        return error_reply(
-            HTTPStatus.NOT_IMPLEMENTED,
-            f"cannot acknowledge alert {alert_id!r}: acknowledgement is not implemented "
-            "until alerts land",
+    def _acknowledge(self, alert_id: str, query: str) -> Reply:
+        """``POST /api/alerts/{id}/ack?by=NAME&note=TEXT`` (the gateway's HTTP layer takes no
+        request body, so the operator's name and note travel in the query string). 202: the
+        command is on its way to the evaluator, whose change every screen then shows."""
+        if self._send_command is None:
+            return error_reply(
+                HTTPStatus.NOT_IMPLEMENTED,
+                f"cannot acknowledge alert {alert_id!r}: this gateway sends no commands",
+            )
+        params = parse_qs(query, keep_blank_values=True, max_num_fields=10)
+        by = (params.get("by") or ["operator"])[-1].strip() or "operator"
+        note = (params.get("note") or [""])[-1].strip() or None
+        alert = next((a for a in self._hub.alerts() if a.get("alert_id") == alert_id), None)
+        if alert is None:
+            return error_reply(HTTPStatus.NOT_FOUND, f"no such alert: {alert_id!r}")
+        if alert.get("state") not in ("firing", "acknowledged"):
+            return error_reply(
+                HTTPStatus.CONFLICT,
+                f"alert {alert_id!r} is {alert.get('state')}: only a firing alert is acknowledged",
+            )
+        command = AlertCommand(ACK, alert_id, by=by, at_ms=self._clock(), note=note)
+        self._send_command(command)
+        return json_reply(
+            HTTPStatus.ACCEPTED, {"alert_id": alert_id, "acknowledged_by": command.by}
         )
 
     def _metrics(self, query: str) -> Reply:

@@ -7,6 +7,7 @@ from http import HTTPStatus
 import orjson
 import pytest
 
+from streams.alert_commands import ACK, AlertCommand
 from streams.wire import worker_key
 from tests.wallboard.records import T0, encode, heartbeat
 from wallboard.api import QueryError, Routes, interval_range, parse_instant, parse_query
@@ -126,3 +127,54 @@ def test_healthz_is_ok_when_consuming_and_fresh() -> None:
         "age_s": 1.0,
         "stale_s": 5.0,
     }
+
+
+def alert_record(alert_id: str, state: str) -> bytes:
+    return encode({"alert_id": alert_id, "state": state, "severity": "warning", "at_ms": T0})
+
+
+def acking_routes(hub: Hub, sent: list[AlertCommand]) -> Routes:
+    plain = routes(hub)
+    return Routes(
+        hub,
+        clock=lambda: T0,
+        registry=plain._registry,
+        feed_problem=lambda: None,
+        static={},
+        send_command=sent.append,
+    )
+
+
+def test_acknowledging_a_firing_alert_sends_the_operators_command() -> None:
+    hub = Hub()
+    hub.apply("alerts", "sl:queue:billing", alert_record("sl:queue:billing", "firing"))
+    sent: list[AlertCommand] = []
+
+    reply = acking_routes(hub, sent).handle(
+        "POST", "/api/alerts/sl%3Aqueue%3Abilling/ack", "by=Sam%20Lee&note=moving+two"
+    )
+
+    assert reply.status == HTTPStatus.ACCEPTED
+    assert sent == [
+        AlertCommand(ACK, "sl:queue:billing", by="Sam Lee", at_ms=T0, note="moving two")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        (None, HTTPStatus.NOT_FOUND),
+        ("resolved", HTTPStatus.CONFLICT),
+        ("pending", HTTPStatus.CONFLICT),
+    ],
+)
+def test_only_a_firing_alert_can_be_acknowledged(state: str | None, status: HTTPStatus) -> None:
+    hub = Hub()
+    if state is not None:
+        hub.apply("alerts", "a-1", alert_record("a-1", state))
+    sent: list[AlertCommand] = []
+
+    reply = acking_routes(hub, sent).handle("POST", "/api/alerts/a-1/ack", "")
+
+    assert reply.status == status
+    assert sent == []
