@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system test check lint types bench demo clean
+.PHONY: help venv system test check lint types bench soak demo clean
 DEBIAN_PACKAGES := chromium prometheus
 # what each package provides on PATH (checked before installing anything)
 DEBIAN_COMMANDS := chromium promtool prometheus
@@ -43,6 +43,9 @@ check: lint types test ## lint + types + tests
 bench: $(STAMP) ## benchmarks, printing measured figures side by side
 	$(PY) -m benchmarks.core_fold
 	$(PY) -m benchmarks.pipeline
+
+soak: $(STAMP) ## soak: 2,000 events/s for 30 min on one worker + gateway (RSS slopes, lag, error lines)
+	$(PY) -m benchmarks.soak
 
 demo: $(STAMP) ## run the whole stack locally (embedded broker, worker, gateway, simulator)
 	$(VENV)/bin/floorwatch demo
