@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Final, Self
 from urllib.parse import urlsplit
 
+from aiokafka import AIOKafkaProducer
 from websockets.asyncio.server import Server, ServerConnection, broadcast
 from websockets.asyncio.server import serve as serve_websockets
 from websockets.datastructures import Headers
@@ -42,6 +43,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from config.settings import FloorwatchConfig
+from streams.alert_commands import AlertCommand
 from streams.errors import ConfigError
 from wallboard.access import Role, Tokens, presented_token, without_token
 from wallboard.api import Reply, Routes, error_reply
@@ -59,6 +61,8 @@ MAX_STALE_CHECK_S: Final = 1.0
 """The broadcaster looks at the clock at least this often, to announce data going stale and
 to catch up screens that were skipped while slow."""
 STOP_TIMEOUT_S: Final = 5.0
+PUSH_SHARE_OF_CADENCE: Final = 0.8
+"""Pushes are at most this share of ``worker.snapshot_ms`` apart."""
 WRITE_BACKLOG_LIMIT: Final = 64 * 1024
 """A screen with more unsent bytes than this is skipped until it has taken them in."""
 BROKER_MISSING: Final = (
@@ -133,10 +137,15 @@ class Gateway:
         self.host = host
         self.port = port
         self._clock = clock
-        self._push_every_s = config.worker.snapshot_ms / 1000
+        # a little under the workers' cadence: a worker's round every snapshot_ms is then
+        # pushed as it lands, instead of when a timer drifting against it says (which adds
+        # anything up to a whole cadence); several workers still coalesce into one push
+        self._push_every_s = PUSH_SHARE_OF_CADENCE * config.worker.snapshot_ms / 1000
+        # about one fetch: what a burst takes to arrive from every partition
+        self._settle_s = min(self._push_every_s / 5, max(0.005, config.worker.fetch_wait_ms / 1000))
         self._allowed_origins = frozenset(config.gateway.allowed_origins)
         self.tokens = tokens or Tokens()
-        self.hub = Hub(config.gateway.stale_s)
+        self.hub = Hub(config.gateway.stale_s, forecast=config.forecast)
         self.screen_states = ScreenStates(self.hub, config.core, colours or Colours())
         self._changed = asyncio.Event()
         self.feed = Feed(
@@ -156,7 +165,10 @@ class Gateway:
             clock=clock,
             registry=registry_for(self.hub, clock, self._health),
             feed_problem=lambda: self.feed.problem,
+            send_command=self._send_command,
         )
+        self._commands: AIOKafkaProducer | None = None
+        self._command_tasks: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -186,12 +198,22 @@ class Gateway:
             backlog=1024,  # a floor of screens reconnects at once after a gateway restart
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        self._commands = AIOKafkaProducer(
+            bootstrap_servers=self.config.broker.split("://", 1)[-1] if self.config.broker else "",
+            client_id="floorwatch-gateway",
+        )
+        await self._commands.start()
         self._tasks = [
             asyncio.create_task(self.feed.run(), name="gateway-feed"),
             asyncio.create_task(self._broadcast(), name="gateway-broadcast"),
         ]
 
     async def stop(self) -> None:
+        if self._command_tasks:
+            await asyncio.wait(self._command_tasks, timeout=2)
+        if self._commands is not None:
+            await self._commands.stop()
+            self._commands = None
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -230,6 +252,29 @@ class Gateway:
             patch_messages=counters.patches,
             skipped=counters.skipped,
         )
+
+    # -- operators' commands -----------------------------------------------------------------
+
+    def _send_command(self, command: AlertCommand) -> None:
+        """Produce ``command`` to the commands topic, keyed by alert id (the HTTP answer does
+        not wait: the evaluator's change reaches every screen through ``floor-alerts``)."""
+        task = asyncio.get_running_loop().create_task(self._produce(command))
+        self._command_tasks.add(task)
+        task.add_done_callback(self._command_tasks.discard)
+
+    async def _produce(self, command: AlertCommand) -> None:
+        if self._commands is None:
+            log.error("alert command for %s dropped: the gateway is stopping", command.alert_id)
+            return
+        try:
+            await self._commands.send_and_wait(
+                self.config.topics.alert_commands,
+                command.encode(),
+                key=command.alert_id.encode(),
+            )
+            log.info("alert %s acknowledged by %s", command.alert_id, command.by)
+        except Exception:
+            log.exception("alert command for %s not delivered", command.alert_id)
 
     # -- plain HTTP ---------------------------------------------------------------------------
 
@@ -294,8 +339,14 @@ class Gateway:
         """Push to every screen when the state changed, at most every ``snapshot_ms``."""
         sent: tuple[int, bool] | None = None
         while True:
+            pending = self._changed.is_set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), self._until_stale_check())
+                if not pending:
+                    # news after a quiet spell: a worker's round, which lands over several
+                    # partitions and fetches. Let it land whole, so that one push carries it
+                    # and the next round does not find the cadence spent on its leftovers.
+                    await asyncio.sleep(self._settle_s)
             self._changed.clear()
             started = time.monotonic()
             now_ms = self._clock()

@@ -1,15 +1,21 @@
-"""Alerts through the real worker: a rule fires once, survives a SIGKILL without notifying
-again, takes an acknowledgement from the commands topic, and resolves once.
+"""Alerts through the real worker and gateway: a rule fires once and shows on a websocket
+client within 2 s of its ``for`` duration, survives a SIGKILL of the evaluating worker
+without notifying again, is acknowledged by an operator through the gateway (the other
+client sees who), and resolves once.
 
 Real embedded broker (its own, so no other test's queues are judged), real ``floorwatch
-worker`` processes, a real HTTP receiver for the webhook notifier.
+worker`` and ``floorwatch gateway`` processes, a real websocket client, a real HTTP receiver
+for the webhook notifier.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,11 +24,12 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from config.loader import load_config
 from floorwatch.broker import EmbeddedBroker
 from floorwatch.kafka import ensure_topics
-from streams.alert_commands import ACK, AlertCommand
 from tests.pipeline.harness import (
     Process,
     embedded_broker,
@@ -53,6 +60,60 @@ alerts:
   notifiers:
     hook: {{kind: webhook, url: "http://127.0.0.1:{port}/hook", retries: 2, backoff_s: 0.2}}
 """
+
+
+VIEWER = "viewer-secret"
+OPERATOR = "operator-secret"
+
+
+class Watcher:
+    """A websocket client of the gateway (a script: the whole state in every message) that
+    notes when it first saw each state of the alert, in a thread of its own."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"ws://127.0.0.1:{port}/ws?token={VIEWER}"
+        self.seen: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._thread.start()
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                async with connect(self.url, open_timeout=5) as client:
+                    while not self._stop.is_set():
+                        try:
+                            raw = await asyncio.wait_for(client.recv(), 0.5)
+                        except TimeoutError:
+                            continue
+                        at = time.time()
+                        state = orjson.loads(raw).get("state", {})
+                        for alert in state.get("alerts", []):
+                            if alert.get("alert_id") == ALERT_ID:
+                                self.seen.setdefault(alert["state"], (at, alert))
+            except (OSError, ConnectionClosed, TimeoutError):
+                await asyncio.sleep(0.2)  # the gateway is starting: try again
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def post(url: str, token: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url, method="POST", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return reply.status, orjson.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, orjson.loads(error.read())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class Receiver:
@@ -157,6 +218,35 @@ def test_an_alert_fires_once_survives_a_kill_is_acknowledged_and_resolves_once(
     def send_events(events: list[dict[str, Any]]) -> None:
         produce(own_broker, topics.acd_events, [(QUEUE.encode(), orjson.dumps(e)) for e in events])
 
+    port = free_port()
+    gateway = Process(
+        ["gateway", "--port", str(port)],
+        environment(
+            own_broker,
+            tmp_path / "data-gateway",
+            FLOORWATCH_VIEWER_TOKEN=VIEWER,
+            FLOORWATCH_OPERATOR_TOKEN=OPERATOR,
+            **env_extra,
+        ),
+        tmp_path / "gateway.log",
+    )
+    watcher = Watcher(port)
+    try:
+        run_alert_lifecycle(start, send_events, own_broker, topics, receiver, watcher, port)
+    finally:
+        watcher.stop()
+        assert gateway.stop() == 0
+
+
+def run_alert_lifecycle(
+    start: Any,
+    send_events: Any,
+    own_broker: EmbeddedBroker,
+    topics: Any,
+    receiver: Receiver,
+    watcher: Watcher,
+    port: int,
+) -> None:
     first = start("first")
     try:
         send_events(contacts(0, 5, wait_s=40))  # every answer late: service level 0 %
@@ -165,13 +255,10 @@ def test_an_alert_fires_once_survives_a_kill_is_acknowledged_and_resolves_once(
         assert fired["alert_id"] == ALERT_ID
         assert fired["value"] == 0.0
         assert fired["threshold"] == 0.8
-        wait_until(
-            lambda: any(
-                r and r["state"] == "firing" for r in alert_records(own_broker, topics.alerts)
-            ),
-            10,
-            "the firing alert on floor-alerts",
-        )
+        wait_until(lambda: "firing" in watcher.seen, 10, "the firing alert on the websocket")
+        seen_at, shown = watcher.seen["firing"]
+        due_s = (shown["since_ms"] / 1000) + 1  # for_s: 1
+        assert seen_at - due_s <= 2.0, f"shown {seen_at - due_s:.2f} s after its for duration"
         first.kill()
     finally:
         first.stop()
@@ -192,8 +279,12 @@ def test_an_alert_fires_once_survives_a_kill_is_acknowledged_and_resolves_once(
         time.sleep(1.5)  # six evaluations: long enough for a wrong second firing to show
         assert receiver.events() == ["alert.firing"]
 
-        ack = AlertCommand(ACK, ALERT_ID, by="sam", at_ms=int(time.time() * 1000), note="on it")
-        produce(own_broker, topics.alert_commands, [(ALERT_ID.encode(), ack.encode())])
+        base = f"http://127.0.0.1:{port}/api/alerts/{ALERT_ID.replace(':', '%3A')}/ack"
+        assert post(f"{base}?by=sam&note=on+it", VIEWER)[0] == 403  # viewers cannot
+        status, body = post(f"{base}?by=sam&note=on+it", OPERATOR)
+        assert status == 202, body
+        wait_until(lambda: "acknowledged" in watcher.seen, 10, "the ack on the websocket")
+        assert watcher.seen["acknowledged"][1]["acknowledged_by"] == "sam"
         wait_until(
             lambda: (
                 (alert_records(own_broker, topics.alerts)[-1] or {}).get("state") == "acknowledged"

@@ -539,8 +539,8 @@ async def test_page_and_static_files_are_served_and_unknown_paths_are_404(
     assert (await http(gateway.port, "/static/../hub.py")).status == 404
     assert (await http(gateway.port, "/static/missing.js")).status == 404
     ack = await http(gateway.port, "/api/alerts/a-1/ack", method="POST")
-    assert ack.status == 501
-    assert "not implemented until alerts land" in ack.json()["error"]
+    assert ack.status == 404
+    assert ack.json()["error"] == "no such alert: 'a-1'"
     alerts = await http(gateway.port, "/api/alerts")
     assert alerts.json() == {"alerts": []}
     plain = await http(gateway.port, "/ws")
@@ -620,7 +620,7 @@ async def test_with_tokens_the_right_token_opens_page_api_and_websocket_and_only
         operator_ack = await http(
             port, "/api/alerts/a-1/ack", method="POST", Authorization=f"Bearer {OPERATOR}"
         )
-        assert operator_ack.status == 501  # past the door; acknowledging lands with alerts
+        assert operator_ack.status == 404  # past the door: there is no alert a-1
 
         # what carries no floor data stays open: the page's code, Prometheus, health probes
         assert (await http(port, "/static/app.js")).status == 200
@@ -633,7 +633,7 @@ async def test_with_only_a_viewer_token_it_also_acknowledges(config: FloorwatchC
     async with Gateway(config, host="127.0.0.1", port=0, tokens=Tokens(viewer=VIEWER)) as gateway:
         assert (await http(gateway.port, "/api/alerts/a-1/ack", method="POST")).status == 401
         ack = await http(gateway.port, f"/api/alerts/a-1/ack?token={VIEWER}", method="POST")
-        assert ack.status == 501
+        assert ack.status == 404
 
 
 async def test_a_foreign_origin_is_refused_even_with_the_right_token(
