@@ -19,14 +19,20 @@ One run on a fresh embedded broker:
    ``last_update_ms`` is at or after the round's ``published_ms``; its delivery latency is
    that message's arrival minus ``published_ms`` (broker, gateway fetch, coalescing to the
    push cadence, fan-out and the client's own reading, all included);
-5. two phases of the same length: the 1,000 clients alone, then with one more client that
-   completes the handshake and never reads again (a tiny receive buffer, so the gateway's
-   sends back up); the gateway's CPU (``psutil``) per phase and its RSS every second.
+5. two phases: the 1,000 clients alone (``--phase-s``), then with one more client that
+   completes the handshake and never reads again (``--stalled-s``: on loopback the kernel
+   takes a few MB before the gateway's own buffer backs up; from then on the gateway skips
+   it, and drops it after ``wallboard.server.DROP_STALLED_S``);
+   per phase the CPU (``psutil``) of the gateway, the client processes and the broker; every
+   second the gateway's RSS, its websocket clients and the times it skipped a backed-up
+   screen (from its ``/metrics``). "First client" is, per round, the delivery to whichever
+   client got it first: the pipeline and push without the fan-out spread.
 
 Prints a table, measured figures beside the target (p99 ≤ 500 ms), and never gates: the
 exit code is 0 whatever was measured.
 
-    python -m benchmarks.fanout [--clients N] [--phase-s S] [--queues Q] [--agents A]
+    python -m benchmarks.fanout [--clients N] [--phase-s S] [--stalled-s S] [--queues Q]
+                                [--agents A] [--warmup-s S]
 """
 
 from __future__ import annotations
@@ -350,7 +356,8 @@ class Phase:
     end_ms: int
     cpu_s: float = 0.0
     wall_s: float = 0.0
-    rss: list[tuple[float, int]] = field(default_factory=list)
+    rss: list[tuple[float, int, float, float]] = field(default_factory=list)
+    """Every second: (seconds into the phase, gateway RSS, websocket clients, skips so far)."""
     pushes: float = 0.0
     skips: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
@@ -358,6 +365,11 @@ class Phase:
     expected: int = 0
     messages_per_client: list[int] = field(default_factory=list)
     clients_at_end: float = 0.0
+    first_ms: list[float] = field(default_factory=list)
+    """Per round, the delivery latency to the first client to get it (pipeline + push)."""
+    client_cpu_s: float = 0.0
+    broker_cpu_s: float = 0.0
+    rounds: int = 0
 
 
 def metrics_of(port: int) -> dict[str, float]:
@@ -430,7 +442,7 @@ async def run(args: argparse.Namespace) -> list[Phase]:
         try:
             await _wait_for_line(workdir / "gateway.log", GATEWAY_LINE, 30)
             proc = psutil.Process(gateway.pid)
-            total_s = args.warmup_s + 2 * args.phase_s
+            total_s = args.warmup_s + args.phase_s + args.stalled_s
             connect_allowance_s = 60.0
             until = time.time() + connect_allowance_s + total_s
             per_process = -(-args.clients // CLIENT_PROCESSES)
@@ -460,20 +472,30 @@ async def run(args: argparse.Namespace) -> list[Phase]:
             log(f"{connected:.0f} clients connected; warming up {args.warmup_s:g} s")
             await feeder.run(time.monotonic() + args.warmup_s)
 
-            for name in ("1,000 clients", "+ 1 stalled client"):
+            for name, length_s in (
+                (f"{args.clients:,} clients", args.phase_s),
+                ("+ 1 stalled client", args.stalled_s),
+            ):
                 if name.startswith("+"):
                     stalled = open_stalled_client(port)
                 phase = Phase(name, now_ms(), 0)
                 before = metrics_of(port)
                 cpu_before = sum(proc.cpu_times()[:2])
+                others = [psutil.Process(c.pid) for c in clients]
+                broker_proc = _broker_process(broker)
+                clients_before = sum(sum(o.cpu_times()[:2]) for o in others)
+                broker_before = sum(broker_proc.cpu_times()[:2]) if broker_proc else 0.0
                 wall_before = time.monotonic()
-                log(f"phase {name!r}: {args.phase_s:g} s")
-                end = time.monotonic() + args.phase_s
-                sampler = asyncio.create_task(_sample_rss(proc, phase, wall_before))
+                log(f"phase {name!r}: {length_s:g} s")
+                end = time.monotonic() + length_s
+                sampler = asyncio.create_task(_sample(proc, port, phase, wall_before))
                 await feeder.run(end)
                 sampler.cancel()
                 phase.end_ms = now_ms()
                 phase.cpu_s = sum(proc.cpu_times()[:2]) - cpu_before
+                phase.client_cpu_s = sum(sum(o.cpu_times()[:2]) for o in others) - clients_before
+                if broker_proc is not None:
+                    phase.broker_cpu_s = sum(broker_proc.cpu_times()[:2]) - broker_before
                 phase.wall_s = time.monotonic() - wall_before
                 after = metrics_of(port)
                 phase.pushes = after.get("floorwatch_gateway_pushes_total", 0) - before.get(
@@ -505,6 +527,17 @@ async def run(args: argparse.Namespace) -> list[Phase]:
             arrivals += [[tuple(pair) for pair in client] for client in data["arrivals"]]
             errors += [e for e in data["errors"] if e]
         for phase in phases:
+            chosen = [r for r in feeder.rounds if phase.start_ms <= r < phase.end_ms]
+            phase.rounds = len(chosen)
+            first: dict[int, float] = {}
+            for client in arrivals:
+                updates = [last for _, last in client]
+                for published in chosen:
+                    i = bisect_left(updates, published)
+                    if i < len(client):
+                        latency = client[i][0] - published
+                        first[published] = min(first.get(published, latency), latency)
+            phase.first_ms = list(first.values())
             for client in arrivals:
                 latencies, delivered, expected = deliveries(
                     feeder.rounds, client, phase.start_ms, phase.end_ms
@@ -521,9 +554,31 @@ async def run(args: argparse.Namespace) -> list[Phase]:
     return phases
 
 
-async def _sample_rss(proc: psutil.Process, phase: Phase, start: float) -> None:
+def _broker_process(broker: EmbeddedBroker) -> psutil.Process | None:
+    """The embedded broker's process, found by the port it listens on."""
+    port = int(broker.url.rsplit(":", 1)[1])
+    for conn in psutil.net_connections("tcp"):
+        if (
+            conn.status == psutil.CONN_LISTEN
+            and conn.laddr
+            and conn.laddr.port == port
+            and conn.pid
+        ):
+            return psutil.Process(conn.pid)
+    return None
+
+
+async def _sample(proc: psutil.Process, port: int, phase: Phase, start: float) -> None:
     while True:
-        phase.rss.append((time.monotonic() - start, proc.memory_info().rss))
+        found = await asyncio.to_thread(metrics_of, port)
+        phase.rss.append(
+            (
+                time.monotonic() - start,
+                proc.memory_info().rss,
+                found.get("floorwatch_gateway_websocket_clients", 0),
+                found.get("floorwatch_gateway_screen_skips_total", 0),
+            )
+        )
         await asyncio.sleep(1.0)
 
 
@@ -565,6 +620,10 @@ def print_report(phases: list[Phase], args: argparse.Namespace) -> None:
     row("delivery p99 (ms)", (f"{percentile(p.latencies_ms, 0.99):.0f}" for p in phases),
         f"≤ {TARGET_P99_MS:.0f}")  # fmt: skip
     row("delivery max (ms)", (f"{max(p.latencies_ms, default=float('nan')):.0f}" for p in phases))
+    row("first client p50 / p99 (ms)",
+        (f"{percentile(p.first_ms, 0.5):.0f} / {percentile(p.first_ms, 0.99):.0f}"
+         for p in phases))  # fmt: skip
+    row("rounds published", (f"{p.rounds}" for p in phases))
     row("rounds delivered / expected (all clients)",
         (f"{p.delivered:,}/{p.expected:,}" for p in phases), "all")  # fmt: skip
     row("gateway pushes", (f"{p.pushes:.0f}" for p in phases))
@@ -572,19 +631,26 @@ def print_report(phases: list[Phase], args: argparse.Namespace) -> None:
         (f"{min(p.messages_per_client, default=0)} / "
          f"{statistics.median(p.messages_per_client or [0]):.0f}" for p in phases))  # fmt: skip
     row("gateway CPU (% of one core)", (f"{100 * p.cpu_s / p.wall_s:.0f} %" for p in phases))
+    row("client processes CPU (% of one core)",
+        (f"{100 * p.client_cpu_s / p.wall_s:.0f} %" for p in phases))  # fmt: skip
+    row("broker CPU (% of one core)", (f"{100 * p.broker_cpu_s / p.wall_s:.0f} %" for p in phases))
     row("gateway RSS start → end (MB)",
         (f"{p.rss[0][1] / 2**20:.0f} → {p.rss[-1][1] / 2**20:.0f}" if p.rss else "–"
          for p in phases))  # fmt: skip
     row("gateway RSS max (MB)",
-        (f"{max(r for _, r in p.rss) / 2**20:.0f}" if p.rss else "–" for p in phases))  # fmt: skip
+        (f"{max(r[1] for r in p.rss) / 2**20:.0f}" if p.rss else "–" for p in phases))  # fmt: skip
     row("backed-up screens skipped (times)", (f"{p.skips:.0f}" for p in phases))
     row("websocket clients at the end", (f"{p.clients_at_end:.0f}" for p in phases))
     stalled = phases[-1] if phases else None
     if stalled is not None and stalled.rss:
-        samples = ", ".join(
-            f"{t:.0f}s {r / 2**20:.0f}" for t, r in stalled.rss[:: max(1, len(stalled.rss) // 10)]
+        print("\nwith the stalled client, every 5 s: seconds, gateway RSS (MB), clients, skips")
+        print(
+            "  "
+            + " | ".join(
+                f"{t:.0f} s: {rss / 2**20:.0f} MB, {clients:.0f}, {skips:.0f}"
+                for t, rss, clients, skips in stalled.rss[::5]
+            )
         )
-        print(f"\ngateway RSS (MB) over time with the stalled client: {samples}")
     if phases:
         p99 = max(percentile(p.latencies_ms, 0.99) for p in phases)
         verdict = "met" if p99 <= TARGET_P99_MS else "MISSED"
@@ -601,7 +667,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--queues", type=int, default=20)
     parser.add_argument("--agents", type=int, default=300)
-    parser.add_argument("--phase-s", type=float, default=30.0)
+    parser.add_argument("--phase-s", type=float, default=30.0, help="the clients alone")
+    parser.add_argument(
+        "--stalled-s",
+        type=float,
+        default=80.0,
+        help="with the stalled client: long enough for the kernel's buffers to fill (some "
+        "MB on loopback) and for the gateway to drop it 30 s later",
+    )
     parser.add_argument("--warmup-s", type=float, default=5.0)
     args = parser.parse_args(argv)
     try:

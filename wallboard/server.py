@@ -8,14 +8,16 @@ Two kinds of websocket client, told apart by the subprotocol they ask for:
 - anything else (scripts) gets the whole REST state, ``{"type": "state", "state": …}`` as
   ``/api/state`` answers it, on connect and on every push.
 
-Pushing: whenever the hub changed, at most every ``worker.snapshot_ms``, each message is
-built and encoded once (one edition per filter in use; one REST state for all scripts) and
-written to its clients with websockets' ``broadcast()``: a patch to the screens holding the
-previous edition, the whole state to any other. A client whose connection still has more
+Pushing: when the hub changed (once a burst of news has landed, about one fetch later) and
+at most every 0.8 × ``worker.snapshot_ms`` (so a worker's round is pushed as it lands, and
+several workers' rounds are coalesced), each message is built and encoded once (one
+edition per filter in use; one REST state for all scripts) and written to its clients with
+websockets' ``broadcast()``: a patch to the screens holding the previous edition, the
+whole state to any other. A client whose connection still has more
 than :data:`WRITE_BACKLOG_LIMIT` bytes unsent is skipped: it keeps what it has and gets the
 whole, latest state once it has taken in what is queued. So a slow or stalled client holds
-at most one message's worth of memory, never delays the others, and is dropped by the
-websocket keepalive if it stops answering.
+at most one message's worth of memory, never delays the others, and is disconnected once it
+has been backed up for :data:`DROP_STALLED_S`.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ PUSH_SHARE_OF_CADENCE: Final = 0.8
 """Pushes are at most this share of ``worker.snapshot_ms`` apart."""
 WRITE_BACKLOG_LIMIT: Final = 64 * 1024
 """A screen with more unsent bytes than this is skipped until it has taken them in."""
+DROP_STALLED_S: Final = 30.0
+"""A client kept further behind than that limit for this long is disconnected (a page
+reconnects by itself and gets the whole state)."""
 BROKER_MISSING: Final = (
     "floorwatch gateway: no broker configured; set FLOORWATCH_BROKER=kafka://host:port "
     "(or 'broker:' in the configuration file)"
@@ -85,10 +90,35 @@ class Screen:
         self.seq: int | None = None
         """The edition the screen was last sent (None: nothing yet)."""
 
+        self.backed_up_since: float | None = None
+        """When the screen last started being too backed up to be sent anything."""
+
     def backlog(self) -> int:
         """Bytes written to the connection and not yet taken by the network."""
         transport = self.connection.transport
         return 0 if transport is None else transport.get_write_buffer_size()
+
+    def ready(self, now: float, drop_after_s: float) -> bool:
+        """Whether the screen can be sent a message now: not more than
+        :data:`WRITE_BACKLOG_LIMIT` bytes behind. A screen that has been further behind for
+        longer than ``drop_after_s`` is disconnected: the websocket keepalive cannot do it,
+        because its ping waits for the backlog to drain first."""
+        if self.backlog() <= WRITE_BACKLOG_LIMIT:
+            self.backed_up_since = None
+            return True
+        if self.backed_up_since is None:
+            self.backed_up_since = now
+        elif (
+            now - self.backed_up_since > drop_after_s and not self.connection.transport.is_closing()
+        ):
+            log.warning(
+                "dropping screen %s: %d bytes unsent for %.0f s",
+                self.connection.remote_address,
+                self.backlog(),
+                now - self.backed_up_since,
+            )
+            self.connection.transport.abort()
+        return False
 
 
 @dataclass
@@ -130,6 +160,7 @@ class Gateway:
         clock: Callable[[], int] = wall_clock_ms,
         tokens: Tokens | None = None,
         colours: Colours | None = None,
+        drop_stalled_s: float = DROP_STALLED_S,
     ) -> None:
         if config.broker is None:
             raise ValueError(BROKER_MISSING)
@@ -144,6 +175,7 @@ class Gateway:
         # about one fetch: what a burst takes to arrive from every partition
         self._settle_s = min(self._push_every_s / 5, max(0.005, config.worker.fetch_wait_ms / 1000))
         self._allowed_origins = frozenset(config.gateway.allowed_origins)
+        self._drop_stalled_s = drop_stalled_s
         self.tokens = tokens or Tokens()
         self.hub = Hub(config.gateway.stale_s, forecast=config.forecast)
         self.screen_states = ScreenStates(self.hub, config.core, colours or Colours())
@@ -336,7 +368,7 @@ class Gateway:
                 del self.audiences[view_filter]
 
     async def _broadcast(self) -> None:
-        """Push to every screen when the state changed, at most every ``snapshot_ms``."""
+        """Push to every screen when the state changed, at most every ``_push_every_s``."""
         sent: tuple[int, bool] | None = None
         while True:
             pending = self._changed.is_set()
@@ -374,11 +406,12 @@ class Gateway:
     def _send_state(self, scripts: Iterable[Screen], message: bytes) -> None:
         """Write the whole REST state to the scripts that are not backed up."""
         ready = []
+        now = time.monotonic()
         for script in scripts:
-            if script.backlog() > WRITE_BACKLOG_LIMIT:
-                self.counters.skipped += 1
-            else:
+            if script.ready(now, self._drop_stalled_s):
                 ready.append(script.connection)
+            else:
+                self.counters.skipped += 1
         if ready:
             broadcast(ready, message, text=True)
             self.counters.full += len(ready)
@@ -403,8 +436,9 @@ class Gateway:
         whole state to the others; skip screens that are backed up."""
         patch_to: list[ServerConnection] = []
         full_to: list[ServerConnection] = []
+        now = time.monotonic()
         for screen in screens:
-            if screen.backlog() > WRITE_BACKLOG_LIMIT:
+            if not screen.ready(now, self._drop_stalled_s):
                 self.counters.skipped += 1
                 continue
             if base is not None and screen.seq == base.seq:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import socket
 import time
@@ -506,6 +507,50 @@ async def test_a_screen_that_stops_reading_does_not_delay_the_others_nor_pile_up
             seen.apply(orjson.loads(await asyncio.wait_for(read_text_frame(slow_reader), 5)))
         assert "state" in seen.kinds[1:], "caught up without a whole state: a backlog was kept"
     slow_writer.close()
+
+
+async def test_a_screen_backed_up_for_too_long_is_disconnected(
+    config: FloorwatchConfig, publisher: Publisher
+) -> None:
+    await create_topics(config)
+    records = snapshot_records(folded(morning()), NOW, now_ms())
+    agent = records["agent:ann"]
+    async with Gateway(config, host="127.0.0.1", port=0, drop_stalled_s=1.0) as gateway:
+        await publisher.snapshots(records)
+        await eventually(lambda: _has_floor(gateway, 2, 3), what="queues and agents consumed")
+        slow_reader, slow_writer = await open_slow_screen(gateway.port)
+        (slow_screen,) = await eventually(lambda: _screens(gateway), what="slow screen registered")
+        slow_socket = slow_screen.connection.transport.get_extra_info("socket")
+        slow_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        async with screen(f"ws://127.0.0.1:{gateway.port}/ws", max_size=None) as fast:
+            view = await first_view(fast)
+            n = 0
+
+            async def slow_gone() -> bool:
+                # keep the floor moving: agents renamed in bulk make every patch big
+                nonlocal n
+                n += 1
+                await publisher.send_all(
+                    publisher.topics.snapshots,
+                    [(f"agent:y{i}", {**agent, "agent_id": f"y{i}", "name": f"Y{n} {i}"})
+                     for i in range(300)],
+                )  # fmt: skip
+                await screen_where(fast, view, lambda v, k=n: _named(v, "y0", f"Y{k} 0"))
+                return slow_screen not in gateway.screens
+
+            await eventually(slow_gone, timeout_s=20, what="stalled screen disconnected")
+            assert [s.connection for s in gateway.screens] != []  # the fast one stays
+            assert gateway.counters.skipped > 0
+        # the stalled client finds its connection ended after what was already sent
+        with contextlib.suppress(ConnectionError):
+            while await asyncio.wait_for(slow_reader.read(2**16), 5):
+                pass
+        slow_writer.close()
+
+
+def _named(view: ScreenView, agent_id: str, name: str) -> bool:
+    row = view.section("agents").get(agent_id)
+    return row is not None and row["name"] == name
 
 
 async def test_websocket_from_an_origin_not_allowed_is_refused(
