@@ -43,6 +43,7 @@ check: lint types test ## lint + types + tests
 bench: $(STAMP) ## benchmarks, printing measured figures side by side
 	$(PY) -m benchmarks.core_fold
 	$(PY) -m benchmarks.pipeline
+	$(PY) -m benchmarks.fanout
 
 soak: $(STAMP) ## soak: 2,000 events/s for 30 min on one worker + gateway (RSS slopes, lag, error lines)
 	$(PY) -m benchmarks.soak
