@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 import yaml
-from yaml.nodes import MappingNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from streams.errors import ConfigError
 
@@ -20,6 +20,15 @@ class Loader(yaml.SafeLoader):
     PyYAML keeps the last of duplicate keys silently; in a configuration that hides
     the first value (two ``threshold_s`` lines in one queue) from whoever reads the file.
     """
+
+    def compose_document(self) -> Node | None:
+        """The document's node graph, refused if its aliases would expand it beyond
+        :data:`MAX_VALUES` values or make it contain itself (an "alias bomb" of a few hundred
+        bytes otherwise takes minutes and gigabytes to read)."""
+        node: Node | None = super().compose_document()
+        if node is not None:
+            _expanded_size(node, {}, set())
+        return node
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, object]:
         seen: set[object] = set()
@@ -40,6 +49,40 @@ class Loader(yaml.SafeLoader):
                     key_node.start_mark,
                 )
         return super().construct_mapping(node, deep=deep)
+
+
+MAX_VALUES = 100_000
+"""Most values a configuration document may hold once its aliases are expanded."""
+
+
+def _expanded_size(node: Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    if id(node) in open_nodes:
+        raise yaml.composer.ComposerError(
+            None, None, "found an alias that refers to a node containing it", node.start_mark
+        )
+    size = 1
+    if isinstance(node, SequenceNode | MappingNode):
+        open_nodes.add(id(node))
+        children: list[Node] = (
+            list(node.value)
+            if isinstance(node, SequenceNode)
+            else [part for pair in node.value for part in pair]
+        )
+        for child in children:
+            size += _expanded_size(child, sizes, open_nodes)
+            if size > MAX_VALUES:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"found aliases expanding to more than {MAX_VALUES:,} values",
+                    node.start_mark,
+                )
+        open_nodes.discard(id(node))
+    sizes[id(node)] = size
+    return size
 
 
 def read(source: str, named_by: str | None = None) -> object:
