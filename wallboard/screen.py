@@ -250,6 +250,9 @@ class ScreenStates:
         definition = str(definitions[0]) if definitions else None
         out["definition"] = definition
         out["agents"] = view.get("agents")
+        # Erlang staffing of the current load (streams.staffing), when the hub computed it
+        staffing = view.get("staffing") or {}
+        out["required_agents"] = staffing.get("required_agents")
         out["windows"] = {
             label: _window(figures, definition) for label, figures in view["windows"].items()
         }

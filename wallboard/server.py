@@ -36,7 +36,8 @@ from types import TracebackType
 from typing import Final, Self
 from urllib.parse import urlsplit
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from websockets.asyncio.server import Server, ServerConnection, broadcast
 from websockets.asyncio.server import serve as serve_websockets
 from websockets.datastructures import Headers
@@ -63,6 +64,8 @@ MAX_STALE_CHECK_S: Final = 1.0
 """The broadcaster looks at the clock at least this often, to announce data going stale and
 to catch up screens that were skipped while slow."""
 STOP_TIMEOUT_S: Final = 5.0
+COMMANDS_RETRY_S: Final = 1.0
+"""Pause between attempts to start the alert commands producer while the broker is down."""
 PUSH_SHARE_OF_CADENCE: Final = 0.8
 """Pushes are at most this share of ``worker.snapshot_ms`` apart."""
 WRITE_BACKLOG_LIMIT: Final = 64 * 1024
@@ -200,6 +203,7 @@ class Gateway:
             send_command=self._send_command,
         )
         self._commands: AIOKafkaProducer | None = None
+        self._commands_starting: asyncio.Task[AIOKafkaProducer] | None = None
         self._command_tasks: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -230,11 +234,11 @@ class Gateway:
             backlog=1024,  # a floor of screens reconnects at once after a gateway restart
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        self._commands = AIOKafkaProducer(
-            bootstrap_servers=self.config.broker.split("://", 1)[-1] if self.config.broker else "",
-            client_id="floorwatch-gateway",
+        # in the background: a gateway serves (and says on /healthz that the broker is down)
+        # before the broker answers
+        self._commands_starting = asyncio.create_task(
+            self._start_commands(), name="gateway-commands"
         )
-        await self._commands.start()
         self._tasks = [
             asyncio.create_task(self.feed.run(), name="gateway-feed"),
             asyncio.create_task(self._broadcast(), name="gateway-broadcast"),
@@ -243,6 +247,11 @@ class Gateway:
     async def stop(self) -> None:
         if self._command_tasks:
             await asyncio.wait(self._command_tasks, timeout=2)
+        if self._commands_starting is not None:
+            self._commands_starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, KafkaError, OSError):
+                await self._commands_starting
+            self._commands_starting = None
         if self._commands is not None:
             await self._commands.stop()
             self._commands = None
@@ -294,12 +303,31 @@ class Gateway:
         self._command_tasks.add(task)
         task.add_done_callback(self._command_tasks.discard)
 
+    async def _start_commands(self) -> AIOKafkaProducer:
+        """The producer of operators' commands, once the broker answers."""
+        bootstrap = self.config.broker.split("://", 1)[-1] if self.config.broker else ""
+        while True:
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="floorwatch-gateway")
+            try:
+                await producer.start()
+            except (KafkaError, OSError) as exc:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                log.warning("gateway: alert commands producer not started yet: %r", exc)
+                await asyncio.sleep(COMMANDS_RETRY_S)
+                continue
+            self._commands = producer
+            return producer
+
     async def _produce(self, command: AlertCommand) -> None:
-        if self._commands is None:
+        starting = self._commands_starting
+        if starting is None:
             log.error("alert command for %s dropped: the gateway is stopping", command.alert_id)
             return
         try:
-            await self._commands.send_and_wait(
+            # shielded: a command given up on must not cancel the producer's start
+            producer = await asyncio.shield(starting)
+            await producer.send_and_wait(
                 self.config.topics.alert_commands,
                 command.encode(),
                 key=command.alert_id.encode(),

@@ -7,6 +7,7 @@ import contextlib
 import copy
 import socket
 import time
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -250,6 +251,18 @@ async def test_healthz_is_503_without_data_200_when_fresh_503_when_stale(
         assert stale.json()["reason"].endswith("(stale after 0.5 s)")
 
 
+async def test_healthz_is_503_naming_the_broker_when_it_is_unreachable(
+    config: FloorwatchConfig,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]  # nothing listens there once the socket closes
+    config = replace(config, broker=f"kafka://127.0.0.1:{closed_port}")
+    async with Gateway(config, host="127.0.0.1", port=0) as gateway:
+        down = await healthz_when(gateway, 503, f"broker 127.0.0.1:{closed_port}")
+        assert down.json()["consuming"] is False
+
+
 # -- websockets ---------------------------------------------------------------------------------
 
 
@@ -294,6 +307,13 @@ async def test_websocket_sends_the_whole_screen_state_then_patches_within_a_seco
             "queue": None,
         }
         assert view.section("staff")["team:red"]["not_ready"] == 1
+        rest = {q["queue"]: q for q in (await state_of(gateway))["queues"]}
+        assert (
+            view.queue("billing")["required_agents"]
+            == (  # type: ignore[index]
+                rest["billing"]["staffing"]["required_agents"]
+            )
+        )
         billing = view.queue("billing")
         assert billing is not None
         assert billing["colours"]["service_level"] == [0.8, 0.7]

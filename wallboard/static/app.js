@@ -542,13 +542,19 @@
     }
     setText(tile.definition, `SL = ${definitionName(definition)} · threshold ${queue.threshold_s} s · target ${percent(queue.target)}`);
     const agents = queue.agents || {};
+    const required = queue.required_agents;
+    const short = required === null || required === undefined ? 0 : required - (agents.staffed || 0);
+    const staffed = required === null || required === undefined
+      ? `${count(agents.staffed)} staffed`
+      : `${count(agents.staffed)} staffed of ${required} required${short > 0 ? ` (▲ ${short} short)` : ""}`;
     const text = tvMode
-      ? `${count(agents.staffed)} staffed · ${count(agents.available)} avail. · ${count(agents.on_contact)} busy · ` +
+      ? `${staffed} · ${count(agents.available)} avail. · ${count(agents.on_contact)} busy · ` +
         `${count(agents.after_contact_work)} ACW · ${count(agents.not_ready)} NR`
-      : `Agents: ${count(agents.staffed)} staffed · ${count(agents.available)} available · ` +
+      : `Agents: ${staffed} · ${count(agents.available)} available · ` +
         `${count(agents.on_contact)} on contact · ${count(agents.after_contact_work)} ACW · ` +
         `${count(agents.not_ready)} not ready`;
     setText(tile.staffing, text);
+    setClass(tile.staffing, short > 0 ? "staffing short" : "staffing");
   }
 
   // The tile's colour: the worst of its figures (the longest wait ticks, so this runs every second).
