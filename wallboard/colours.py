@@ -245,11 +245,17 @@ def _band(value: object, source: str, path: str, direction: Direction, ratio: bo
     if amber is not None and red is not None:
         if direction == "below" and red > amber:
             raise ConfigError(
-                source, f"{path}.red", f"expected at most amber ({amber:g}): lower is worse", red
+                source,
+                f"{path}.red",
+                f"expected at most amber ({amber:g}): lower is worse",
+                entry["red"],
             )
         if direction == "above" and red < amber:
             raise ConfigError(
-                source, f"{path}.red", f"expected at least amber ({amber:g}): higher is worse", red
+                source,
+                f"{path}.red",
+                f"expected at least amber ({amber:g}): higher is worse",
+                entry["red"],
             )
     return Band(amber, red)
 
