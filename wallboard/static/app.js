@@ -867,9 +867,9 @@
     area.style.gridTemplateRows = `repeat(${rows}, minmax(0, 1fr))`;
     // then the largest type at which every tile's content fits inside it
     const tileHeight = height / rows;
-    let size = Math.max(8, Math.min(48, tileHeight / 12));
+    let size = Math.max(8, Math.min(64, tileHeight / 9));
     area.style.setProperty("--tile-font", `${size}px`);
-    for (let i = 0; i < 12 && size > 8 && overflowing(); i += 1) {
+    for (let i = 0; i < 16 && size > 8 && overflowing(); i += 1) {
       size = Math.max(8, size * 0.9);
       area.style.setProperty("--tile-font", `${size}px`);
     }
