@@ -19,12 +19,15 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from floorwatch.broker import EmbeddedBroker
+from tests.pipeline.harness import Process
 from tests.wallboard.stack import (
+    GATEWAY_LINE,
     LAB_TEAM,
     LIVE_QUEUE,
     RED_QUEUE,
     Stack,
     event,
+    free_port,
     now_ms,
     start_stack,
 )
@@ -413,3 +416,21 @@ def test_screenshot_of_the_simulated_floor(stack: Stack, browser: Browser, tmp_p
             shutil.copyfile(shot, target)
     finally:
         board.close()
+
+
+def test_a_page_opened_with_its_token_passes_it_on_to_the_websocket(
+    stack: Stack, page: Page
+) -> None:
+    stack.produce([queued(LIVE_QUEUE, "token-0", now_ms())])
+    port = free_port()
+    env = {**stack.env, "FLOORWATCH_VIEWER_TOKEN": "tv-wall-7"}
+    guarded = Process(["gateway", "--port", str(port)], env, stack.directory / "guarded.log")
+    try:
+        guarded.wait_for_line(GATEWAY_LINE, timeout_s=30)
+        refused = page.goto(f"http://127.0.0.1:{port}/")
+        assert refused is not None and refused.status == 401
+        page.goto(f"http://127.0.0.1:{port}/?token=tv-wall-7&queues={LIVE_QUEUE}")
+        expect(page.locator("#connection")).to_have_text("live", timeout=WAIT_MS)
+        expect(tile(page, LIVE_QUEUE)).to_have_count(1, timeout=WAIT_MS)
+    finally:
+        guarded.stop()
