@@ -556,4 +556,5 @@ class Pipeline:
             "duplicates": self.duplicates,
             "watermark_ms": max(watermarks, default=None),
             "persisted_offsets": {str(p): o for p, o in sorted(self.persisted_offsets.items())},
+            "read_offsets": {str(p): o for p, o in sorted(self._read_to.items())},
         }
