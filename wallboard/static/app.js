@@ -423,12 +423,24 @@
     );
   }
 
+  // who acknowledges: asked once, remembered on this screen (shown with the alert everywhere)
+  function operatorName() {
+    let name = "";
+    try { name = window.localStorage.getItem("floorwatch.operator") || ""; } catch (error) { name = ""; }
+    if (!name) {
+      name = (window.prompt("Your name, shown with the acknowledgement:", "") || "").trim();
+      try { if (name) window.localStorage.setItem("floorwatch.operator", name); } catch (error) { /* private mode */ }
+    }
+    return name || "operator";
+  }
+
   async function acknowledge(id, button) {
     button.disabled = true;
     let note;
     try {
       const headers = token ? { Authorization: `Bearer ${token}` } : {};
-      const response = await fetch(`api/alerts/${encodeURIComponent(id)}/ack`, { method: "POST", headers });
+      const by = encodeURIComponent(operatorName());
+      const response = await fetch(`api/alerts/${encodeURIComponent(id)}/ack?by=${by}`, { method: "POST", headers });
       const body = await response.json().catch(() => ({}));
       if (response.ok) note = `Acknowledged ${id}.`;
       else if (response.status === 401 || response.status === 403) note = `Acknowledging needs the operator token: open this board with ?token=<operator token>. (${body.error || response.statusText})`;
