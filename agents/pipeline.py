@@ -44,6 +44,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from agents.metrics import DURATION_BUCKETS_S, LAG_BUCKETS_S, Buckets
 from config.settings import FloorwatchConfig
+from floorwatch.kafka import bootstrap_of
 from streams.calendar import to_epoch_ms
 from streams.events import AgentEvent, ContactEvent, Event, Rejection, parse_event
 from streams.partition import PartitionState, event_owner
@@ -131,7 +132,7 @@ class Pipeline:
         self.topics = config.topics
         self.worker = config.worker
         self.worker_id = worker_id
-        self.bootstrap = config.broker.split("://", 1)[-1] if config.broker else ""
+        self.bootstrap = bootstrap_of(config.broker) if config.broker else ""
         self.mirror = _StateMirror(table)
         self.states: dict[int, PartitionState] = {}
         self.consumed: Counter[str] = Counter()

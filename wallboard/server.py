@@ -46,6 +46,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from config.settings import FloorwatchConfig
+from floorwatch.kafka import bootstrap_of
 from streams.alert_commands import AlertCommand
 from streams.errors import ConfigError
 from wallboard.access import Role, Tokens, presented_token, without_token
@@ -305,7 +306,7 @@ class Gateway:
 
     async def _start_commands(self) -> AIOKafkaProducer:
         """The producer of operators' commands, once the broker answers."""
-        bootstrap = self.config.broker.split("://", 1)[-1] if self.config.broker else ""
+        bootstrap = bootstrap_of(self.config.broker) if self.config.broker else ""
         while True:
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="floorwatch-gateway")
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -36,6 +37,13 @@ def environment(broker: EmbeddedBroker, data_dir: Path, **extra: str) -> dict[st
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a gateway or metrics server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def config_for(broker: EmbeddedBroker) -> FloorwatchConfig:

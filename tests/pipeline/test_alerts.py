@@ -11,7 +11,6 @@ for the webhook notifier.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 import urllib.error
@@ -34,6 +33,7 @@ from tests.pipeline.harness import (
     Process,
     embedded_broker,
     environment,
+    free_port,
     read_topic,
     wait_until,
 )
@@ -108,12 +108,6 @@ def post(url: str, token: str) -> tuple[int, dict[str, Any]]:
             return reply.status, orjson.loads(reply.read())
     except urllib.error.HTTPError as error:
         return error.code, orjson.loads(error.read())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Receiver:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from tests.pipeline.harness import (
     Process,
     config_for,
     environment,
+    free_port,
     keyed,
     latest_intervals,
     produce,
@@ -65,13 +65,6 @@ def broker() -> Iterator[EmbeddedBroker]:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def now_ms() -> int:

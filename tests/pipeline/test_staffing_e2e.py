@@ -12,7 +12,6 @@ the agents stay three). Only at the end are the waiting contacts answered, late.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +28,7 @@ from agents.worker import READY_LINE
 from config.loader import load_config
 from floorwatch.broker import EmbeddedBroker
 from floorwatch.kafka import ensure_topics
-from tests.pipeline.harness import Process, embedded_broker, environment, produce
+from tests.pipeline.harness import Process, embedded_broker, environment, free_port, produce
 
 pytestmark = pytest.mark.integration
 
@@ -46,13 +45,6 @@ STEP_TIMEOUT_S = 30.0
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture()

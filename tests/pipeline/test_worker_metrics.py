@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -16,19 +15,20 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from floorwatch.broker import EmbeddedBroker
 from floorwatch.kafka import ensure_topics
-from tests.pipeline.harness import Process, config_for, embedded_broker, environment, wait_until
+from tests.pipeline.harness import (
+    Process,
+    config_for,
+    embedded_broker,
+    environment,
+    free_port,
+    wait_until,
+)
 
 
 @pytest.fixture
 def own_broker() -> Iterator[EmbeddedBroker]:
     with embedded_broker() as broker:
         yield broker
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
